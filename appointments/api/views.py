@@ -1,0 +1,134 @@
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from appointments import services
+from appointments.api.serializers import (
+    AppointmentBookSerializer,
+    AppointmentSerializer,
+    AppointmentTypeSerializer,
+    AppointmentUpdateSerializer,
+    CancelSerializer,
+)
+from appointments.models import Appointment, AppointmentType
+from appointments.selectors import appointment_list
+from nexus.api.pagination import CursorPagination
+from nexus.api.permissions import request_user
+from nexus.errors import PermissionDenied
+
+CHANGE = ["appointments.change_appointment"]
+
+
+class AppointmentTypeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[AppointmentType],
+):
+    queryset = AppointmentType.objects.order_by("name", "id")
+    serializer_class = AppointmentTypeSerializer
+    filterset_fields = ["bookable_online", "is_active"]
+    scope_resource = "appointment-types"
+
+
+class AppointmentFilter(filters.FilterSet):
+    start_after = filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+
+    class Meta:
+        model = Appointment
+        fields = ["clinician", "patient", "clinic", "status"]
+
+
+class AppointmentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Appointment],
+):
+    queryset = Appointment.objects.all()
+    serializer_class = AppointmentSerializer
+    filterset_class = AppointmentFilter
+    pagination_class = CursorPagination
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    scope_resource = "appointments"
+    required_permissions = {
+        "partial_update": CHANGE,
+        "confirm": CHANGE,
+        "arrive": CHANGE,
+        "complete": CHANGE,
+        "cancel": CHANGE,
+        "no_show": CHANGE,
+    }
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        return appointment_list(user=request_user(self.request))
+
+    def _check_override(self, wanted: bool) -> None:
+        if wanted and not self.request.user.has_perm("appointments.override_working_hours"):
+            raise PermissionDenied("You may not book outside working hours.")
+
+    @extend_schema(request=AppointmentBookSerializer, responses={201: AppointmentSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = AppointmentBookSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self._check_override(serializer.validated_data["override_working_hours"])
+        appointment = services.appointment_book(
+            created_by=request_user(request), **serializer.validated_data
+        )
+        return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AppointmentUpdateSerializer, responses=AppointmentSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        appointment = self.get_object()
+        serializer = AppointmentUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        override = data.pop("override_working_hours", False)
+        notes = data.pop("notes", None)
+        if data:
+            self._check_override(override)
+            data.setdefault("start", appointment.start)
+            appointment = services.appointment_reschedule(
+                appointment=appointment, override_working_hours=override, **data
+            )
+        if notes is not None:
+            appointment = services.appointment_update_notes(appointment=appointment, notes=notes)
+        return Response(AppointmentSerializer(self.get_queryset().get(pk=appointment.pk)).data)
+
+    def _transition(self, change: Callable[..., Appointment], **kwargs: Any) -> Response:
+        appointment = change(appointment=self.get_object(), **kwargs)
+        return Response(AppointmentSerializer(self.get_queryset().get(pk=appointment.pk)).data)
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.appointment_confirm)
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def arrive(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.appointment_arrive)
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.appointment_complete)
+
+    @extend_schema(request=CancelSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._transition(services.appointment_cancel, reason=body.validated_data["reason"])
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(services.appointment_mark_no_show)

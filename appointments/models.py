@@ -1,0 +1,127 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.fields import RangeOperators
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from appointments.constraints import PostgresExclusionConstraint, RangeBoundary, TsTzRange
+from clinicians.models import Clinic, Clinician
+from patients.models import Patient
+
+
+class AppointmentType(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(5), MaxValueValidator(8 * 60)]
+    )
+    colour = models.CharField(
+        max_length=7,
+        default="#3b82f6",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a hex colour such as #3b82f6.")],
+    )
+    price = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("0.00"), validators=[MinValueValidator(0)]
+    )
+    xero_item_code = models.CharField(max_length=30, blank=True)
+    bookable_online = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.duration_minutes} min)"
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CONFIRMED = "confirmed", "Confirmed"
+        ARRIVED = "arrived", "Arrived"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No show"
+
+    class Source(models.TextChoices):
+        STAFF = "staff", "Staff"
+        ONLINE = "online", "Online"
+        IMPORT = "import", "Import"
+
+    # The only moves the front desk may make; anything else is refused with a clear error.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.BOOKED: frozenset(
+            {Status.CONFIRMED, Status.ARRIVED, Status.CANCELLED, Status.NO_SHOW}
+        ),
+        Status.CONFIRMED: frozenset({Status.ARRIVED, Status.CANCELLED, Status.NO_SHOW}),
+        Status.ARRIVED: frozenset({Status.COMPLETED}),
+        Status.COMPLETED: frozenset(),
+        Status.CANCELLED: frozenset(),
+        Status.NO_SHOW: frozenset(),
+    }
+    # Statuses that hold the clinician's time; cancelled and no-show slots are free again.
+    ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMPLETED)
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    clinician = models.ForeignKey(Clinician, on_delete=models.PROTECT, related_name="appointments")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="appointments")
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="appointments"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    notes = models.TextField(blank=True, help_text="Front-desk notes, not clinical notes.")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    cancellation_reason = models.CharField(max_length=250, blank=True)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        permissions = [
+            ("override_working_hours", "Can book outside a clinician's working hours"),
+        ]
+        indexes = [
+            models.Index(fields=["clinician", "start"]),
+            models.Index(fields=["clinic", "start"]),
+            models.Index(fields=["patient", "start"]),
+            models.Index(fields=["start", "id"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")),
+                name="appointment_end_after_start",
+                violation_error_message="An appointment must end after it starts.",
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_overlap",
+                expressions=[
+                    ("clinician", RangeOperators.EQUAL),
+                    # Half-open [start, end): 10:00-10:30 and 10:30-11:00 do not clash.
+                    (TsTzRange("start", "end", RangeBoundary()), RangeOperators.OVERLAPS),
+                ],
+                condition=models.Q(status__in=["booked", "confirmed", "arrived", "completed"]),
+                violation_error_code="slot_unavailable",
+                violation_error_message="The clinician already has an appointment at that time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_type.name} at {self.start:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]

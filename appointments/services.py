@@ -1,0 +1,231 @@
+"""Booking, rescheduling and status changes: every write to an appointment goes through here."""
+
+from datetime import datetime, timedelta
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from accounts.models import User
+from appointments.models import Appointment, AppointmentType
+from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from nexus.errors import InvalidTransition, OutsideWorkingHours, SlotUnavailable, ValidationFailed
+from patients.models import Patient
+
+log = structlog.get_logger(__name__)
+
+Status = Appointment.Status
+OVERLAP_CONSTRAINT = "appointment_no_overlap"
+
+
+def _clashes(
+    *, clinician: Clinician, start: datetime, end: datetime, exclude_pk: int | None
+) -> bool:
+    # Half-open intervals: [start, end) overlaps [s, e) iff s < end and e > start.
+    qs = Appointment.objects.filter(
+        clinician=clinician, status__in=Appointment.ACTIVE_STATUSES, start__lt=end, end__gt=start
+    )
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.exists()
+
+
+def within_working_hours(
+    *, clinician: Clinician, clinic: Clinic, start: datetime, end: datetime
+) -> bool:
+    """True when [start, end) lies inside one working-hours block and clear of time off."""
+    # Working hours are wall-clock times in the clinic's zone; compare in that zone so a
+    # 09:00 start means 09:00 on both sides of a daylight-saving change.
+    local_start, local_end = start.astimezone(clinic.tz), end.astimezone(clinic.tz)
+    if local_start.date() != local_end.date():
+        return False
+    inside_hours = WorkingHours.objects.filter(
+        clinician=clinician,
+        clinic=clinic,
+        weekday=local_start.weekday(),
+        start_time__lte=local_start.time(),
+        end_time__gte=local_end.time(),
+    ).exists()
+    if not inside_hours:
+        return False
+    on_leave = TimeOff.objects.filter(
+        Q(clinic__isnull=True) | Q(clinic=clinic), clinician=clinician, start__lt=end, end__gt=start
+    )
+    return not on_leave.exists()
+
+
+def _check_slot(
+    *,
+    clinician: Clinician,
+    clinic: Clinic,
+    start: datetime,
+    end: datetime,
+    override_working_hours: bool,
+    exclude_pk: int | None = None,
+) -> None:
+    if end <= start:
+        raise ValidationFailed("The appointment must end after it starts.", field="end")
+    if end - start > timedelta(hours=12):
+        raise ValidationFailed("An appointment cannot be longer than 12 hours.", field="end")
+    if not clinician.is_active:
+        raise ValidationFailed("This clinician is no longer active.", field="clinician")
+    if not clinician.clinics.filter(pk=clinic.pk).exists():
+        raise ValidationFailed(f"{clinician} does not work at {clinic}.", field="clinic")
+    if _clashes(clinician=clinician, start=start, end=end, exclude_pk=exclude_pk):
+        raise SlotUnavailable()
+    if not override_working_hours and not within_working_hours(
+        clinician=clinician, clinic=clinic, start=start, end=end
+    ):
+        raise OutsideWorkingHours(field="start")
+
+
+def _save(appointment: Appointment) -> None:
+    """Save, turning PostgreSQL's exclusion-constraint violation into SlotUnavailable.
+
+    The Python check above answers the common case with a clear message; the database
+    constraint is what holds when two requests pass that check at the same moment.
+    """
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        if getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT:
+            raise SlotUnavailable() from exc
+        raise
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    patient: Patient,
+    clinician: Clinician,
+    clinic: Clinic,
+    appointment_type: AppointmentType,
+    start: datetime,
+    end: datetime | None = None,
+    notes: str = "",
+    source: str = Appointment.Source.STAFF,
+    created_by: User | None = None,
+    override_working_hours: bool = False,
+) -> Appointment:
+    if patient.archived:
+        raise ValidationFailed("This patient is archived; restore them first.", field="patient")
+    if not appointment_type.is_active:
+        raise ValidationFailed(
+            "This appointment type is no longer offered.", field="appointment_type"
+        )
+    end = end or start + appointment_type.duration
+    _check_slot(
+        clinician=clinician,
+        clinic=clinic,
+        start=start,
+        end=end,
+        override_working_hours=override_working_hours,
+    )
+    appointment = Appointment(
+        patient=patient,
+        clinician=clinician,
+        clinic=clinic,
+        appointment_type=appointment_type,
+        start=start,
+        end=end,
+        notes=notes,
+        source=source,
+        created_by=created_by,
+    )
+    _save(appointment)
+    log.info(
+        "appointment.booked",
+        appointment_id=appointment.pk,
+        clinician_id=clinician.pk,
+        override=override_working_hours,
+    )
+    return appointment
+
+
+def _lock(appointment: Appointment) -> Appointment:
+    # Re-read under a row lock so two receptionists acting at once cannot lose an update.
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("clinic", "clinician")
+        .get(pk=appointment.pk)
+    )
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    start: datetime,
+    end: datetime | None = None,
+    clinician: Clinician | None = None,
+    clinic: Clinic | None = None,
+    override_working_hours: bool = False,
+) -> Appointment:
+    current = _lock(appointment)
+    if current.status not in (Status.BOOKED, Status.CONFIRMED):
+        raise InvalidTransition(
+            f"A {current.get_status_display().lower()} appointment cannot be moved."
+        )
+    clinician = clinician or current.clinician
+    clinic = clinic or current.clinic
+    end = end or start + (current.end - current.start)
+    _check_slot(
+        clinician=clinician,
+        clinic=clinic,
+        start=start,
+        end=end,
+        override_working_hours=override_working_hours,
+        exclude_pk=current.pk,
+    )
+    current.clinician, current.clinic, current.start, current.end = clinician, clinic, start, end
+    _save(current)
+    log.info("appointment.rescheduled", appointment_id=current.pk)
+    return current
+
+
+@transaction.atomic
+def appointment_transition(*, appointment: Appointment, to: str, reason: str = "") -> Appointment:
+    current = _lock(appointment)
+    if not current.can_move_to(to):
+        raise InvalidTransition(
+            f"A {current.get_status_display().lower()} appointment cannot become "
+            f"{Status(to).label.lower()}."
+        )
+    if to == Status.CANCELLED:
+        if not reason.strip():
+            raise ValidationFailed("Say why the appointment is cancelled.", field="reason")
+        current.cancellation_reason = reason.strip()
+    current.status = to
+    current.save(update_fields=["status", "cancellation_reason", "updated_at"])
+    log.info("appointment.status_changed", appointment_id=current.pk, status=to)
+    return current
+
+
+def appointment_confirm(*, appointment: Appointment) -> Appointment:
+    return appointment_transition(appointment=appointment, to=Status.CONFIRMED)
+
+
+def appointment_arrive(*, appointment: Appointment) -> Appointment:
+    return appointment_transition(appointment=appointment, to=Status.ARRIVED)
+
+
+def appointment_complete(*, appointment: Appointment) -> Appointment:
+    return appointment_transition(appointment=appointment, to=Status.COMPLETED)
+
+
+def appointment_cancel(*, appointment: Appointment, reason: str) -> Appointment:
+    return appointment_transition(appointment=appointment, to=Status.CANCELLED, reason=reason)
+
+
+def appointment_mark_no_show(*, appointment: Appointment) -> Appointment:
+    return appointment_transition(appointment=appointment, to=Status.NO_SHOW)
+
+
+@transaction.atomic
+def appointment_update_notes(*, appointment: Appointment, notes: str) -> Appointment:
+    current = _lock(appointment)
+    current.notes = notes
+    current.save(update_fields=["notes", "updated_at"])
+    return current

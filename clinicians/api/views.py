@@ -1,0 +1,127 @@
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from appointments.models import AppointmentType
+from appointments.selectors import MAX_AVAILABILITY_DAYS, clinician_availability
+from clinicians.api.serializers import (
+    AvailabilityQuerySerializer,
+    ClinicianSerializer,
+    ClinicSerializer,
+    DisciplineSerializer,
+    SlotSerializer,
+)
+from clinicians.models import Clinic, Clinician, Discipline
+from nexus.errors import ValidationFailed
+
+READ_CREATE_UPDATE = ["get", "post", "patch", "head", "options"]
+
+
+class ClinicViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Clinic],
+):
+    queryset = Clinic.objects.order_by("name", "id")
+    serializer_class = ClinicSerializer
+    http_method_names = READ_CREATE_UPDATE
+    scope_resource = "clinics"
+
+
+class DisciplineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Discipline]):
+    queryset = Discipline.objects.order_by("name", "id")
+    serializer_class = DisciplineSerializer
+    scope_resource = "clinicians"
+
+
+class ClinicianFilter(filters.FilterSet):
+    search = filters.CharFilter(method="filter_search", label="Name contains")
+    discipline = filters.ModelChoiceFilter(queryset=Discipline.objects.all())
+    clinic = filters.ModelChoiceFilter(field_name="clinics", queryset=Clinic.objects.all())
+
+    class Meta:
+        model = Clinician
+        fields = ["accepting_new_patients", "listed_publicly", "is_active"]
+
+    def filter_search(
+        self, queryset: QuerySet[Clinician], name: str, value: str
+    ) -> QuerySet[Clinician]:
+        for word in value.split():
+            queryset = queryset.filter(
+                Q(given_name__icontains=word) | Q(family_name__icontains=word)
+            )
+        return queryset
+
+    @property
+    def qs(self) -> QuerySet[Clinician]:
+        # Filtering through a many-to-many can repeat a clinician.
+        return super().qs.distinct()
+
+
+class ClinicianViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Clinician],
+):
+    queryset = Clinician.objects.prefetch_related("disciplines", "clinics").order_by(
+        "family_name", "given_name", "id"
+    )
+    serializer_class = ClinicianSerializer
+    filterset_class = ClinicianFilter
+    http_method_names = READ_CREATE_UPDATE
+    scope_resource = "clinicians"
+
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer],
+        responses=SlotSerializer(many=True),
+        summary="Free slots for an appointment type",
+    )
+    @action(detail=True, methods=["get"])
+    def availability(self, request: Request, pk: str | None = None) -> Response:
+        clinician = self.get_object()
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        if end < start:
+            raise ValidationFailed("The end date is before the start date.", field="end")
+        if end - start > timedelta(days=MAX_AVAILABILITY_DAYS):
+            raise ValidationFailed(
+                f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time.", field="end"
+            )
+        appointment_type = AppointmentType.objects.filter(
+            pk=query.validated_data["appointment_type"], is_active=True
+        ).first()
+        if appointment_type is None:
+            raise ValidationFailed("No such appointment type.", field="appointment_type")
+        clinic = None
+        if "clinic" in query.validated_data:
+            clinic = Clinic.objects.filter(pk=query.validated_data["clinic"]).first()
+            if clinic is None:
+                raise ValidationFailed("No such clinic.", field="clinic")
+        slots = clinician_availability(
+            clinician=clinician,
+            appointment_type=appointment_type,
+            start_date=start,
+            end_date=end,
+            clinic=clinic,
+        )
+        return Response(
+            [
+                {
+                    "start": slot.start.astimezone(slot.clinic.tz).isoformat(),
+                    "end": slot.end.astimezone(slot.clinic.tz).isoformat(),
+                    "clinic": slot.clinic.pk,
+                }
+                for slot in slots
+            ]
+        )

@@ -1,0 +1,49 @@
+"""One error shape for the whole API: {"detail", "code"} plus "errors" for field problems."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from nexus.errors import DomainError
+
+
+def _first_code(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_code(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_code(next(iter(detail.values())))
+    return getattr(detail, "code", None) or "invalid"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        body: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
+        if exc.field:
+            body["errors"] = {exc.field: [exc.detail]}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {
+            "detail": "Some fields are not valid.",
+            "code": _first_code(exc.detail) if response.status_code == 400 else "invalid",
+            "errors": errors,
+        }
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        response.data = {
+            "detail": str(exc.detail),
+            "code": code if isinstance(code, str) else "error",
+        }
+    return response

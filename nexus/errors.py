@@ -1,0 +1,54 @@
+"""Domain errors raised by services and turned into API responses in one place.
+
+Services raise these instead of DRF exceptions so the staff UI, the API, management commands
+and Celery tasks all share one vocabulary for "this cannot be done, and here is why".
+"""
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "invalid"
+    default_detail = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.field = field
+        super().__init__(self.detail)
+
+
+class ValidationFailed(DomainError):
+    status_code = 400
+    code = "invalid"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class SlotUnavailable(Conflict):
+    code = "slot_unavailable"
+    default_detail = "The clinician already has an appointment that overlaps this time."
+
+
+class OutsideWorkingHours(ValidationFailed):
+    code = "outside_working_hours"
+    default_detail = (
+        "This time is outside the clinician's working hours at this clinic or during time off. "
+        "Book it anyway with override_working_hours if you are sure."
+    )
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class NoteSigned(Conflict):
+    code = "note_signed"
+    default_detail = "This note is signed and can no longer change; add an addendum instead."
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+    code = "permission_denied"
+    default_detail = "You do not have permission to do this."

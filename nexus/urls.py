@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
+from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
+from nexus import health
+from notes.api.views import ClinicalNoteViewSet
+from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("clinics", ClinicViewSet)
+router.register("disciplines", DisciplineViewSet)
+router.register("clinicians", ClinicianViewSet)
+router.register("patients", PatientViewSet)
+router.register("referrers", ReferrerViewSet)
+router.register("coordinators", CoordinatorViewSet)
+router.register("appointment-types", AppointmentTypeViewSet)
+router.register("appointments", AppointmentViewSet)
+router.register("notes", ClinicalNoteViewSet)
+
+admin.site.site_header = "Nexus administration"
+admin.site.site_title = "Nexus"
+
+urlpatterns = [
+    path("healthz/", health.healthz, name="healthz"),
+    path("readyz/", health.readyz, name="readyz"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,71 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from nexus.api.permissions import request_user
+from notes import services
+from notes.api.serializers import (
+    AddendumSerializer,
+    ClinicalNoteSerializer,
+    ClinicalNoteUpdateSerializer,
+)
+from notes.models import ClinicalNote
+from notes.selectors import note_list
+
+
+class ClinicalNoteViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[ClinicalNote],
+):
+    queryset = ClinicalNote.objects.all()
+    serializer_class = ClinicalNoteSerializer
+    filterset_fields = ["patient", "appointment", "author", "kind", "status"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    scope_resource = "notes"
+    required_permissions = {
+        "partial_update": ["notes.change_clinicalnote"],
+        "sign": ["notes.sign_clinicalnote"],
+        "addenda": ["notes.add_clinicalnote"],
+    }
+
+    def get_queryset(self) -> QuerySet[ClinicalNote]:
+        return note_list(user=request_user(self.request))
+
+    def perform_create(self, serializer: ClinicalNoteSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.note_create(
+            author=request_user(self.request),
+            **serializer.validated_data,
+        )
+
+    def _respond(self, note: ClinicalNote, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(note).data, status=code)
+
+    @extend_schema(request=ClinicalNoteUpdateSerializer, responses=ClinicalNoteSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        note = self.get_object()
+        body = ClinicalNoteUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = services.note_update(note=note, by=request_user(request), **body.validated_data)
+        return self._respond(note)
+
+    @extend_schema(request=None, responses=ClinicalNoteSerializer)
+    @action(detail=True, methods=["post"])
+    def sign(self, request: Request, pk: str | None = None) -> Response:
+        return self._respond(services.note_sign(note=self.get_object(), by=request_user(request)))
+
+    @extend_schema(request=AddendumSerializer, responses={201: ClinicalNoteSerializer})
+    @action(detail=True, methods=["post"])
+    def addenda(self, request: Request, pk: str | None = None) -> Response:
+        body = AddendumSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        addendum = services.note_add_addendum(
+            note=self.get_object(), author=request_user(request), body=body.validated_data["body"]
+        )
+        return self._respond(addendum, status.HTTP_201_CREATED)

@@ -1,0 +1,71 @@
+from typing import Any, cast
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from rest_framework import mixins, viewsets
+
+from nexus.api.permissions import request_user
+from patients.api.serializers import CoordinatorSerializer, PatientSerializer, ReferrerSerializer
+from patients.models import Coordinator, Patient, Referrer
+from patients.selectors import patient_list, patient_search
+from patients.services import patient_register, patient_update
+
+READ_CREATE_UPDATE = ["get", "post", "patch", "head", "options"]
+
+
+class _ReadCreateUpdate(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Any],
+):
+    http_method_names = READ_CREATE_UPDATE
+
+
+class PatientFilter(filters.FilterSet):
+    search = filters.CharFilter(
+        method="filter_search", label="Name, phone, email or Medicare number (prefix)"
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["archived", "home_clinic", "referrer", "coordinator", "funding_type"]
+
+    def filter_search(
+        self, queryset: QuerySet[Patient], name: str, value: str
+    ) -> QuerySet[Patient]:
+        return patient_search(queryset, value)
+
+
+class PatientViewSet(_ReadCreateUpdate):
+    queryset = Patient.objects.all()
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+    scope_resource = "patients"
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        return patient_list(user=request_user(self.request))
+
+    def perform_create(self, serializer: PatientSerializer) -> None:  # type: ignore[override]
+        serializer.instance = patient_register(
+            created_by=request_user(self.request),
+            **serializer.validated_data,
+        )
+
+    def perform_update(self, serializer: PatientSerializer) -> None:  # type: ignore[override]
+        serializer.instance = patient_update(
+            patient=cast(Patient, serializer.instance), **serializer.validated_data
+        )
+
+
+class ReferrerViewSet(_ReadCreateUpdate):
+    queryset = Referrer.objects.order_by("name", "id")
+    serializer_class = ReferrerSerializer
+    scope_resource = "referrers"
+
+
+class CoordinatorViewSet(_ReadCreateUpdate):
+    queryset = Coordinator.objects.order_by("name", "id")
+    serializer_class = CoordinatorSerializer
+    scope_resource = "coordinators"

@@ -1,0 +1,132 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+from clinicians.models import Clinic
+from patients.validators import normalise_digits, validate_medicare_number, validate_ndis_number
+
+
+class Referrer(models.Model):
+    """A GP or specialist who refers patients and receives letters."""
+
+    name = models.CharField(max_length=150)
+    practice_name = models.CharField(max_length=150, blank=True)
+    provider_number = models.CharField(max_length=12, blank=True)
+    phone = PhoneNumberField(blank=True)
+    fax = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    address = models.CharField(max_length=250, blank=True)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.practice_name})" if self.practice_name else self.name
+
+
+class Coordinator(models.Model):
+    """An NDIS support coordinator or case manager."""
+
+    name = models.CharField(max_length=150)
+    organisation = models.CharField(max_length=150, blank=True)
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organisation})" if self.organisation else self.name
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        INTERSEX = "intersex", "Intersex"
+        NOT_STATED = "not_stated", "Not stated"
+
+    class Funding(models.TextChoices):
+        PRIVATE = "private", "Private"
+        MEDICARE = "medicare", "Medicare (CDM / EPC)"
+        NDIS = "ndis", "NDIS"
+        DVA = "dva", "DVA"
+        WORKCOVER = "workcover", "WorkCover"
+        HOME_CARE = "home_care", "Home Care Package"
+        OTHER = "other", "Other"
+
+    given_name = models.CharField(max_length=80)
+    family_name = models.CharField(max_length=80)
+    preferred_name = models.CharField(max_length=80, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=12, choices=Sex.choices, default=Sex.NOT_STATED)
+    phone = PhoneNumberField(blank=True, db_index=True)
+    email = models.EmailField(blank=True)
+    address = models.CharField(max_length=250, blank=True)
+    suburb = models.CharField(max_length=80, blank=True)
+    state = models.CharField(max_length=3, blank=True)
+    postcode = models.CharField(max_length=4, blank=True)
+    medicare_number = models.CharField(
+        max_length=10, blank=True, db_index=True, validators=[validate_medicare_number]
+    )
+    medicare_irn = models.CharField(
+        "Medicare IRN", max_length=1, blank=True, help_text="Position on the card, 1-9."
+    )
+    ndis_number = models.CharField(max_length=9, blank=True, validators=[validate_ndis_number])
+    dva_number = models.CharField("DVA number", max_length=9, blank=True)
+    funding_type = models.CharField(max_length=12, choices=Funding.choices, default=Funding.PRIVATE)
+    emergency_contact_name = models.CharField(max_length=150, blank=True)
+    emergency_contact_phone = PhoneNumberField(blank=True)
+    home_clinic = models.ForeignKey(
+        Clinic, on_delete=models.SET_NULL, null=True, blank=True, related_name="patients"
+    )
+    referrer = models.ForeignKey(
+        Referrer, on_delete=models.SET_NULL, null=True, blank=True, related_name="patients"
+    )
+    coordinator = models.ForeignKey(
+        Coordinator, on_delete=models.SET_NULL, null=True, blank=True, related_name="patients"
+    )
+    sms_consent = models.BooleanField("SMS consent", default=False)
+    email_consent = models.BooleanField(default=False)
+    alerts = models.TextField(blank=True, help_text="Allergies, risks, access needs.")
+    archived = models.BooleanField(default=False)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        indexes = [models.Index(fields=["family_name", "given_name"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(medicare_irn__in=["", *"123456789"]),
+                name="patient_medicare_irn_digit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.medicare_number = normalise_digits(self.medicare_number)
+        self.ndis_number = normalise_digits(self.ndis_number)
+        super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def clean(self) -> None:
+        self.medicare_number = normalise_digits(self.medicare_number)
+        self.ndis_number = normalise_digits(self.ndis_number)
+        if self.date_of_birth and self.date_of_birth > timezone.localdate():
+            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})

@@ -1,0 +1,58 @@
+"""Reads of patient records, always through here so access rules live in one place."""
+
+import phonenumbers
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from accounts.models import User
+from patients.models import Patient
+
+
+def patient_list(*, user: User, include_archived: bool = True) -> QuerySet[Patient]:
+    qs = Patient.objects.select_related("home_clinic", "referrer", "coordinator")
+    return qs if include_archived else qs.filter(archived=False)
+
+
+def _as_e164_prefix(digits: str) -> str:
+    """What a typed phone fragment looks like at the start of a stored E.164 number."""
+    if digits.startswith("61"):
+        return "+" + digits
+    if digits.startswith("0"):
+        return "+61" + digits[1:]
+    return "+61" + digits
+
+
+def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
+    """Match a name, phone, email or Medicare number as reception types it.
+
+    Every branch is a prefix match on an indexed expression (see the patients search-index
+    migration), and results are ordered by LOWER(name) so PostgreSQL cannot be tempted to
+    walk a name index end to end looking for matches (reference/performance.md).
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    compact = "".join(ch for ch in term if ch not in " -()")
+    if "@" in term:
+        matched = queryset.filter(email__istartswith=term)
+    elif compact.lstrip("+").isdigit():
+        digits = compact.lstrip("+")
+        condition = Q(phone__startswith=_as_e164_prefix(digits)) | Q(
+            medicare_number__startswith=digits
+        )
+        if compact.startswith("+"):
+            try:
+                parsed = phonenumbers.parse(compact, None)
+                condition |= Q(phone=phonenumbers.format_number(parsed, 0))
+            except phonenumbers.NumberParseException:
+                pass
+        matched = queryset.filter(condition)
+    else:
+        matched = queryset
+        for word in term.split()[:4]:
+            matched = matched.filter(
+                Q(family_name__istartswith=word)
+                | Q(given_name__istartswith=word)
+                | Q(preferred_name__istartswith=word)
+            )
+    return matched.order_by(Lower("family_name"), Lower("given_name"), "id")

@@ -1,0 +1,23 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_liveness_answers_without_login(client):
+    response = client.get("/healthz/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readiness_reports_each_dependency(client):
+    response = client.get("/readyz/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "broker": "ok"}
+
+
+def test_every_response_carries_a_request_id(client):
+    response = client.get("/healthz/", headers={"X-Request-ID": "abcdef123456"})
+
+    assert response["X-Request-ID"] == "abcdef123456"
