@@ -9,10 +9,12 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self) -> None:
-        # Permissions only exist after every app has migrated, so the role groups are
-        # (re)built on post_migrate. It is idempotent and keeps every database, test ones
-        # included, with the same roles.
-        post_migrate.connect(_sync_roles, sender=self)
+        from accounts import schema  # noqa: F401  (registers the OpenAPI auth scheme)
+
+        # Each app's permissions appear in its own post_migrate, so the role groups are
+        # (re)built after every app's; the sync is idempotent and completes once all the
+        # permissions it grants exist. Every database, test ones included, gets the roles.
+        post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_roles")
 
 
 def _sync_roles(**kwargs: Any) -> None:

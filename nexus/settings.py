@@ -198,11 +198,6 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "appointments.models.Appointment.Status",
         "NoteStatusEnum": "notes.models.ClinicalNote.Status",
     },
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Nexus API token"}
-        }
-    },
 }
 
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")

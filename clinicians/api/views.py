@@ -44,7 +44,9 @@ class DisciplineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Disciplin
 
 class ClinicianFilter(filters.FilterSet):
     search = filters.CharFilter(method="filter_search", label="Name contains")
-    discipline = filters.ModelChoiceFilter(queryset=Discipline.objects.all())
+    discipline = filters.ModelChoiceFilter(
+        field_name="disciplines", queryset=Discipline.objects.all()
+    )
     clinic = filters.ModelChoiceFilter(field_name="clinics", queryset=Clinic.objects.all())
 
     class Meta:

@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -18,8 +19,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str):
-            parsed = serializers.DateTimeField(default_timezone=None).to_internal_value(value)
-            if timezone.is_naive(parsed):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and timezone.is_naive(parsed):
                 self.fail("naive")
-            return parsed
         return super().to_internal_value(value)

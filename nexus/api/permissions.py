@@ -36,6 +36,9 @@ class RolePermission(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
+        method = (request.method or "").lower()
+        if method not in view.http_method_names or not hasattr(view, method):
+            return True  # Let the view answer 405 rather than a misleading 403.
         required = getattr(view, "required_permissions", {}).get(getattr(view, "action", None))
         if required is None:
             model = _model_of(view)

@@ -1,0 +1,172 @@
+from datetime import timedelta
+
+import pytest
+
+from appointments.models import Appointment
+from appointments.services import (
+    appointment_arrive,
+    appointment_book,
+    appointment_cancel,
+    appointment_complete,
+    appointment_confirm,
+    appointment_mark_no_show,
+    appointment_reschedule,
+)
+from nexus.errors import InvalidTransition, OutsideWorkingHours, SlotUnavailable, ValidationFailed
+from tests.conftest import MONDAY, sydney
+from tests.factories import ClinicFactory, PatientFactory, TimeOffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def book(practice, patient, start, **kwargs):
+    return appointment_book(
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=start,
+        **kwargs,
+    )
+
+
+def test_booking_defaults_the_end_from_the_appointment_type(practice, patient):
+    appointment = book(practice, patient, sydney(MONDAY, 10))
+
+    assert appointment.end - appointment.start == timedelta(minutes=30)
+    assert appointment.status == Appointment.Status.BOOKED
+
+
+def test_adjacent_half_open_slots_both_succeed(practice, patient):
+    book(practice, patient, sydney(MONDAY, 10))
+    book(practice, PatientFactory(), sydney(MONDAY, 10, 30))
+
+    assert Appointment.objects.count() == 2
+
+
+def test_an_overlapping_booking_is_refused_and_nothing_is_stored(practice, patient):
+    book(practice, patient, sydney(MONDAY, 10))
+
+    with pytest.raises(SlotUnavailable):
+        book(practice, PatientFactory(), sydney(MONDAY, 10, 15))
+
+    assert Appointment.objects.count() == 1
+
+
+def test_cancel_then_rebook_the_same_slot(practice, patient):
+    first = book(practice, patient, sydney(MONDAY, 10))
+    appointment_cancel(appointment=first, reason="Patient unwell")
+
+    second = book(practice, PatientFactory(), sydney(MONDAY, 10))
+
+    assert second.status == Appointment.Status.BOOKED
+
+
+def test_no_show_frees_the_slot(practice, patient):
+    first = book(practice, patient, sydney(MONDAY, 10))
+    appointment_mark_no_show(appointment=first)
+
+    book(practice, PatientFactory(), sydney(MONDAY, 10))
+
+    assert Appointment.objects.filter(status="booked").count() == 1
+
+
+def test_outside_working_hours_needs_an_explicit_override(practice, patient):
+    with pytest.raises(OutsideWorkingHours):
+        book(practice, patient, sydney(MONDAY, 17))
+
+    appointment = book(practice, patient, sydney(MONDAY, 17), override_working_hours=True)
+
+    assert appointment.start == sydney(MONDAY, 17)
+
+
+def test_the_override_never_overrides_a_clash(practice, patient):
+    book(practice, patient, sydney(MONDAY, 18), override_working_hours=True)
+
+    with pytest.raises(SlotUnavailable):
+        book(practice, PatientFactory(), sydney(MONDAY, 18), override_working_hours=True)
+
+
+def test_time_off_blocks_booking_without_override(practice, patient):
+    TimeOffFactory(
+        clinician=practice.clinician, start=sydney(MONDAY, 12), end=sydney(MONDAY, 14)
+    )
+
+    with pytest.raises(OutsideWorkingHours):
+        book(practice, patient, sydney(MONDAY, 13))
+
+
+def test_a_clinician_cannot_be_booked_at_a_clinic_they_do_not_work_at(practice, patient):
+    elsewhere = ClinicFactory(name="Elsewhere")
+
+    with pytest.raises(ValidationFailed) as error:
+        appointment_book(
+            patient=patient,
+            clinician=practice.clinician,
+            clinic=elsewhere,
+            appointment_type=practice.consult,
+            start=sydney(MONDAY, 10),
+        )
+
+    assert error.value.field == "clinic"
+
+
+def test_the_status_machine_allows_the_clinic_day(practice, patient):
+    appointment = book(practice, patient, sydney(MONDAY, 10))
+
+    appointment = appointment_confirm(appointment=appointment)
+    appointment = appointment_arrive(appointment=appointment)
+    appointment = appointment_complete(appointment=appointment)
+
+    assert appointment.status == Appointment.Status.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("path", "forbidden"),
+    [
+        ([], appointment_complete),
+        ([appointment_confirm], appointment_confirm),
+        ([appointment_arrive], appointment_mark_no_show),
+        ([appointment_mark_no_show], appointment_arrive),
+    ],
+)
+def test_invalid_transitions_are_refused_and_change_nothing(practice, patient, path, forbidden):
+    appointment = book(practice, patient, sydney(MONDAY, 10))
+    for step in path:
+        appointment = step(appointment=appointment)
+    before = Appointment.objects.get(pk=appointment.pk).status
+
+    with pytest.raises(InvalidTransition):
+        forbidden(appointment=appointment)
+
+    assert Appointment.objects.get(pk=appointment.pk).status == before
+
+
+def test_cancelling_needs_a_reason(practice, patient):
+    appointment = book(practice, patient, sydney(MONDAY, 10))
+
+    with pytest.raises(ValidationFailed):
+        appointment_cancel(appointment=appointment, reason="  ")
+
+    assert Appointment.objects.get(pk=appointment.pk).status == "booked"
+
+
+def test_reschedule_keeps_the_length_and_checks_clashes(practice, patient):
+    moving = book(practice, patient, sydney(MONDAY, 10))
+    book(practice, PatientFactory(), sydney(MONDAY, 11))
+
+    moved = appointment_reschedule(appointment=moving, start=sydney(MONDAY, 10, 30))
+    with pytest.raises(SlotUnavailable):
+        appointment_reschedule(appointment=moved, start=sydney(MONDAY, 10, 45))
+
+    moved.refresh_from_db()
+    assert moved.start == sydney(MONDAY, 10, 30)
+    assert moved.end == sydney(MONDAY, 11)
+
+
+def test_an_appointment_can_move_onto_its_own_time(practice, patient):
+    appointment = book(practice, patient, sydney(MONDAY, 10))
+
+    moved = appointment_reschedule(appointment=appointment, start=sydney(MONDAY, 10, 15))
+
+    assert moved.start == sydney(MONDAY, 10, 15)

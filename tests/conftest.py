@@ -1,0 +1,91 @@
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
+from appointments.models import AppointmentType
+from clinicians.models import Clinic, Clinician
+from tests.factories import (
+    AppointmentTypeFactory,
+    ClinicFactory,
+    ClinicianFactory,
+    PatientFactory,
+    UserFactory,
+    WorkingHoursFactory,
+)
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+# A Monday well in the future, outside any daylight-saving change.
+MONDAY = date(2027, 3, 1)
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="exercises a PostgreSQL-only feature"
+)
+
+
+def sydney(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=SYDNEY)
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return UserFactory(role=PRACTICE_ADMIN, email="admin@nexus.test")
+
+
+@pytest.fixture
+def clinician_user(db) -> User:
+    return UserFactory(role=CLINICIAN, email="clinician@nexus.test")
+
+
+@pytest.fixture
+def reception_user(db) -> User:
+    return UserFactory(role=RECEPTION, email="reception@nexus.test")
+
+
+def _client(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def admin_api(admin_user) -> APIClient:
+    return _client(admin_user)
+
+
+@pytest.fixture
+def clinician_api(clinician_user) -> APIClient:
+    return _client(clinician_user)
+
+
+@pytest.fixture
+def reception_api(reception_user) -> APIClient:
+    return _client(reception_user)
+
+
+@dataclass
+class Practice:
+    clinic: Clinic
+    clinician: Clinician
+    consult: AppointmentType
+
+
+@pytest.fixture
+def practice(db) -> Practice:
+    """A Sydney clinic with one clinician working 09:00-17:00 every weekday."""
+    clinic = ClinicFactory(name="Parramatta", timezone="Australia/Sydney")
+    clinician = ClinicianFactory(clinics=[clinic])
+    for weekday in range(5):
+        WorkingHoursFactory(clinician=clinician, clinic=clinic, weekday=weekday)
+    consult = AppointmentTypeFactory(name="Standard consultation", duration_minutes=30)
+    return Practice(clinic=clinic, clinician=clinician, consult=consult)
+
+
+@pytest.fixture
+def patient(db):
+    return PatientFactory(given_name="Ada", family_name="Lovelace")
