@@ -9,7 +9,7 @@ from patients.models import Patient
 
 
 def patient_list(*, user: User, include_archived: bool = True) -> QuerySet[Patient]:
-    qs = Patient.objects.select_related("home_clinic", "referrer", "coordinator")
+    qs = Patient.objects.all()
     return qs if include_archived else qs.filter(archived=False)
 
 

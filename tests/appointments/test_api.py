@@ -20,7 +20,9 @@ def body(practice, who, **overrides):
     }
 
 
-def test_booking_answers_201_with_clinic_local_times(reception_api, reception_user, practice, patient):
+def test_booking_answers_201_with_clinic_local_times(
+    reception_api, reception_user, practice, patient
+):
     response = reception_api.post(URL, body(practice, patient), format="json")
 
     assert response.status_code == 201
@@ -36,7 +38,9 @@ def test_a_clash_answers_409_slot_unavailable(reception_api, practice, patient):
     reception_api.post(URL, body(practice, patient), format="json")
 
     response = reception_api.post(
-        URL, body(practice, PatientFactory(), start=sydney(MONDAY, 10, 15).isoformat()), format="json"
+        URL,
+        body(practice, PatientFactory(), start=sydney(MONDAY, 10, 15).isoformat()),
+        format="json",
     )
 
     assert response.status_code == 409
@@ -66,7 +70,9 @@ def test_outside_hours_is_a_clear_400_until_overridden(reception_api, practice, 
         ({"end": "2027-03-01T09:00:00+11:00"}, "end"),  # before the start
     ],
 )
-def test_bad_bookings_get_field_errors_and_store_nothing(reception_api, practice, patient, overrides, field):
+def test_bad_bookings_get_field_errors_and_store_nothing(
+    reception_api, practice, patient, overrides, field
+):
     response = reception_api.post(URL, body(practice, patient, **overrides), format="json")
 
     assert response.status_code == 400
@@ -84,7 +90,11 @@ def test_malformed_json_is_a_400_not_a_500(reception_api):
 def test_transitions_through_the_api(reception_api, practice, patient):
     appointment_id = reception_api.post(URL, body(practice, patient), format="json").json()["id"]
 
-    for action, status in [("confirm", "confirmed"), ("arrive", "arrived"), ("complete", "completed")]:
+    for action, status in [
+        ("confirm", "confirmed"),
+        ("arrive", "arrived"),
+        ("complete", "completed"),
+    ]:
         response = reception_api.post(f"{URL}{appointment_id}/{action}/")
         assert response.status_code == 200
         assert response.json()["status"] == status
@@ -148,18 +158,28 @@ def test_unknown_appointment_is_404(reception_api, db):
     response = reception_api.post(f"{URL}424242/confirm/")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No Appointment matches the given query.", "code": "not_found"}
+    assert response.json() == {
+        "detail": "No Appointment matches the given query.",
+        "code": "not_found",
+    }
 
 
 def test_list_filters_by_clinician_status_and_time(reception_api, practice, patient):
     for hour in (9, 11, 13):
         AppointmentFactory(
-            patient=patient, clinician=practice.clinician, clinic=practice.clinic,
-            appointment_type=practice.consult, start=sydney(MONDAY, hour),
+            patient=patient,
+            clinician=practice.clinician,
+            clinic=practice.clinic,
+            appointment_type=practice.consult,
+            start=sydney(MONDAY, hour),
         )
     AppointmentFactory(
-        patient=patient, clinician=practice.clinician, clinic=practice.clinic,
-        appointment_type=practice.consult, start=sydney(MONDAY, 15), status="cancelled",
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 15),
+        status="cancelled",
     )
 
     response = reception_api.get(
@@ -178,8 +198,11 @@ def test_list_filters_by_clinician_status_and_time(reception_api, practice, pati
 def test_list_uses_cursor_pagination_capped_at_100(reception_api, practice, patient):
     for i in range(3):
         AppointmentFactory(
-            patient=patient, clinician=practice.clinician, clinic=practice.clinic,
-            appointment_type=practice.consult, start=sydney(MONDAY, 9 + i),
+            patient=patient,
+            clinician=practice.clinician,
+            clinic=practice.clinic,
+            appointment_type=practice.consult,
+            start=sydney(MONDAY, 9 + i),
         )
 
     first = reception_api.get(URL, {"page_size": 2}).json()

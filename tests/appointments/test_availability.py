@@ -24,7 +24,10 @@ DST_ENDS = date(2027, 4, 4)
 
 def slots_for(clinician, kind, day, *, end=None):
     return clinician_availability(
-        clinician=clinician, appointment_type=kind, start_date=day, end_date=end or day,
+        clinician=clinician,
+        appointment_type=kind,
+        start_date=day,
+        end_date=end or day,
         now=LONG_AGO,
     )
 
@@ -40,8 +43,11 @@ def test_free_slots_cover_working_hours_on_a_15_minute_grid(practice):
 
 def test_booked_appointments_and_time_off_are_not_offered(practice):
     AppointmentFactory(
-        patient=PatientFactory(), clinician=practice.clinician, clinic=practice.clinic,
-        appointment_type=practice.consult, start=sydney(MONDAY, 10),
+        patient=PatientFactory(),
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 10),
     )
     TimeOffFactory(clinician=practice.clinician, start=sydney(MONDAY, 12), end=sydney(MONDAY, 17))
 
@@ -56,8 +62,12 @@ def test_booked_appointments_and_time_off_are_not_offered(practice):
 
 def test_cancelled_appointments_free_their_slot(practice):
     AppointmentFactory(
-        patient=PatientFactory(), clinician=practice.clinician, clinic=practice.clinic,
-        appointment_type=practice.consult, start=sydney(MONDAY, 10), status="cancelled",
+        patient=PatientFactory(),
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 10),
+        status="cancelled",
     )
 
     starts = {s.start for s in slots_for(practice.clinician, practice.consult, MONDAY)}
@@ -74,7 +84,9 @@ def test_slots_stay_on_wall_clock_hours_across_the_end_of_daylight_saving():
     kind = AppointmentTypeFactory(name="Review", duration_minutes=15)
 
     # When the three days' availability is computed
-    slots = slots_for(clinician, kind, DST_ENDS - timedelta(days=1), end=DST_ENDS + timedelta(days=1))
+    slots = slots_for(
+        clinician, kind, DST_ENDS - timedelta(days=1), end=DST_ENDS + timedelta(days=1)
+    )
 
     # Then each day runs 09:00-17:00 local: 32 quarter hours, offsets +11, +10, +10
     tz = ZoneInfo("Australia/Sydney")
@@ -110,8 +122,10 @@ def test_time_off_at_one_clinic_leaves_the_other_clinic_open(practice):
     )
     tuesday = MONDAY + timedelta(days=1)
     TimeOffFactory(
-        clinician=practice.clinician, clinic=practice.clinic,
-        start=sydney(tuesday, 0), end=sydney(tuesday, 23),
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        start=sydney(tuesday, 0),
+        end=sydney(tuesday, 23),
     )
 
     slots = slots_for(practice.clinician, practice.consult, tuesday)
@@ -121,8 +135,11 @@ def test_time_off_at_one_clinic_leaves_the_other_clinic_open(practice):
 
 def test_past_slots_are_not_offered(practice):
     slots = clinician_availability(
-        clinician=practice.clinician, appointment_type=practice.consult,
-        start_date=MONDAY, end_date=MONDAY, now=sydney(MONDAY, 12),
+        clinician=practice.clinician,
+        appointment_type=practice.consult,
+        start_date=MONDAY,
+        end_date=MONDAY,
+        now=sydney(MONDAY, 12),
     )
 
     assert slots[0].start == sydney(MONDAY, 12)

@@ -88,9 +88,7 @@ def test_the_override_never_overrides_a_clash(practice, patient):
 
 
 def test_time_off_blocks_booking_without_override(practice, patient):
-    TimeOffFactory(
-        clinician=practice.clinician, start=sydney(MONDAY, 12), end=sydney(MONDAY, 14)
-    )
+    TimeOffFactory(clinician=practice.clinician, start=sydney(MONDAY, 12), end=sydney(MONDAY, 14))
 
     with pytest.raises(OutsideWorkingHours):
         book(practice, patient, sydney(MONDAY, 13))

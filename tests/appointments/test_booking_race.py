@@ -55,20 +55,29 @@ def test_fifty_concurrent_bookings_of_one_slot_give_exactly_one_success(practice
 @pytest.mark.django_db
 def test_the_database_refuses_an_overlap_even_without_the_services(practice, patient):
     AppointmentFactory(
-        patient=patient, clinician=practice.clinician, clinic=practice.clinic,
-        appointment_type=practice.consult, start=sydney(MONDAY, 10),
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 10),
     )
 
     with pytest.raises(IntegrityError, match="appointment_no_overlap"), transaction.atomic():
         AppointmentFactory(
-            patient=patient, clinician=practice.clinician, clinic=practice.clinic,
-            appointment_type=practice.consult, start=sydney(MONDAY, 10, 15),
+            patient=patient,
+            clinician=practice.clinician,
+            clinic=practice.clinic,
+            appointment_type=practice.consult,
+            start=sydney(MONDAY, 10, 15),
         )
 
     # A cancelled row does not hold the slot, so the same insert then succeeds.
     Appointment.objects.update(status="cancelled")
     AppointmentFactory(
-        patient=patient, clinician=practice.clinician, clinic=practice.clinic,
-        appointment_type=practice.consult, start=sydney(MONDAY, 10, 15),
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 10, 15),
     )
     assert Appointment.objects.filter(status="booked").count() == 1

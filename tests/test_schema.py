@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_openapi_schema_validates_without_warnings(tmp_path: Path):
+    out = tmp_path / "schema.yml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+
+    schema = yaml.safe_load(out.read_text())
+    paths = schema["paths"]
+    assert "/api/v1/clinicians/{id}/availability/" in paths
+    assert "/api/v1/appointments/{id}/no-show/" in paths
+    assert "/api/v1/notes/{id}/addenda/" in paths
+    assert "bearerAuth" in schema["components"]["securitySchemes"]
+
+
+def test_schema_and_docs_need_a_login(client, admin_user):
+    assert client.get("/api/schema/").status_code in (401, 403)
+
+    client.force_login(admin_user)
+    docs = client.get("/api/docs/")
+
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
+    assert client.get("/api/schema/").status_code == 200
