@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, User
@@ -29,8 +30,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__email", "key_hint"]
     list_select_related = ["user"]
-    readonly_fields = ["key_hint", "created_at", "last_used_at"]
+    # Revoke with the action, which also drops the token from the authentication cache.
+    readonly_fields = ["key_hint", "created_at", "last_used_at", "revoked_at"]
     fields = ["user", "name", "scopes", "key_hint", "created_at", "last_used_at", "revoked_at"]
+
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            token.revoke()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are issued with `manage.py issue_api_token`, which shows the key once.

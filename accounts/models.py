@@ -3,6 +3,7 @@ import secrets
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
@@ -87,6 +88,13 @@ class ApiToken(models.Model):
             user=user, name=name, scopes=scopes, key_hash=hash_token(raw), key_hint=raw[:10]
         )
         return token, raw
+
+    def revoke(self) -> None:
+        from accounts.authentication import token_cache_key
+
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+        cache.delete(token_cache_key(self.key_hash))
 
     @property
     def is_active(self) -> bool:

@@ -18,7 +18,21 @@ MAX_AVAILABILITY_DAYS = 62
 
 
 def appointment_list(*, user: User) -> QuerySet[Appointment]:
-    return Appointment.objects.select_related("patient", "clinician", "clinic", "appointment_type")
+    # Only the related columns the read serializer shows: a full patient row would also
+    # parse two phone numbers per appointment.
+    return Appointment.objects.select_related(
+        "patient", "clinician", "clinic", "appointment_type"
+    ).only(
+        *(f.name for f in Appointment._meta.concrete_fields if not f.is_relation),
+        "patient__given_name",
+        "patient__family_name",
+        "clinician__title",
+        "clinician__given_name",
+        "clinician__family_name",
+        "clinic__timezone",
+        "appointment_type__name",
+        "appointment_type__colour",
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from appointments.api.serializers import (
 )
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
+from nexus.api.filters import IdFilter
 from nexus.api.pagination import CursorPagination
 from nexus.api.permissions import request_user
 from nexus.errors import PermissionDenied
@@ -41,10 +42,13 @@ class AppointmentTypeViewSet(
 class AppointmentFilter(filters.FilterSet):
     start_after = filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
     start_before = filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+    clinician = IdFilter("clinician")
+    patient = IdFilter("patient")
+    clinic = IdFilter("clinic")
 
     class Meta:
         model = Appointment
-        fields = ["clinician", "patient", "clinic", "status"]
+        fields = ["status"]
 
 
 class AppointmentViewSet(

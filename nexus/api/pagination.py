@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 MAX_PAGE_SIZE = 100
 # Counting past this many rows costs more than the page itself on large tables
 # (reference/performance.md); beyond it `count` is null and `next` still works.
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 class PageNumberPagination(pagination.BasePagination):

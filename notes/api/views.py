@@ -1,12 +1,14 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from notes import services
 from notes.api.serializers import (
@@ -18,6 +20,16 @@ from notes.models import ClinicalNote
 from notes.selectors import note_list
 
 
+class ClinicalNoteFilter(filters.FilterSet):
+    patient = IdFilter("patient")
+    appointment = IdFilter("appointment")
+    author = IdFilter("author")
+
+    class Meta:
+        model = ClinicalNote
+        fields = ["kind", "status"]
+
+
 class ClinicalNoteViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -26,7 +38,7 @@ class ClinicalNoteViewSet(
 ):
     queryset = ClinicalNote.objects.all()
     serializer_class = ClinicalNoteSerializer
-    filterset_fields = ["patient", "appointment", "author", "kind", "status"]
+    filterset_class = ClinicalNoteFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
     scope_resource = "notes"
     required_permissions = {

@@ -6,6 +6,7 @@ from django.utils import timezone
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
+from nexus.api.serializers import LeanReadSerializer
 from patients.models import Coordinator, Patient, Referrer
 from patients.validators import normalise_digits, validate_medicare_number, validate_ndis_number
 
@@ -40,7 +41,7 @@ class CoordinatorSerializer(serializers.ModelSerializer[Coordinator]):
         fields = ["id", "name", "organisation", "phone", "email"]
 
 
-class PatientSerializer(serializers.ModelSerializer[Patient]):
+class PatientSerializer(LeanReadSerializer):
     phone = _phone(help_text="Any Australian format; stored in E.164.")
     emergency_contact_phone = _phone()
     medicare_number = serializers.CharField(

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework import mixins, viewsets
 
+from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from patients.api.serializers import CoordinatorSerializer, PatientSerializer, ReferrerSerializer
 from patients.models import Coordinator, Patient, Referrer
@@ -28,9 +29,13 @@ class PatientFilter(filters.FilterSet):
         method="filter_search", label="Name, phone, email or Medicare number (prefix)"
     )
 
+    home_clinic = IdFilter("home_clinic")
+    referrer = IdFilter("referrer")
+    coordinator = IdFilter("coordinator")
+
     class Meta:
         model = Patient
-        fields = ["archived", "home_clinic", "referrer", "coordinator", "funding_type"]
+        fields = ["archived", "funding_type"]
 
     def filter_search(
         self, queryset: QuerySet[Patient], name: str, value: str

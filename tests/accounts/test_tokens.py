@@ -1,8 +1,8 @@
 from io import StringIO
 
 import pytest
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, hash_token
@@ -52,11 +52,13 @@ def test_bad_scopes_are_refused(reception_user):
         issue(reception_user.email, "patients:delete-everything")
 
 
-def test_a_revoked_token_stops_working(reception_user):
+def test_a_revoked_token_stops_working_at_once(reception_user):
     raw = issue(reception_user.email)
-    ApiToken.objects.update(revoked_at=timezone.now())
+    client = bearer(raw)
+    assert client.get("/api/v1/patients/").status_code == 200  # now cached
 
-    response = bearer(raw).get("/api/v1/patients/")
+    ApiToken.objects.get().revoke()
+    response = client.get("/api/v1/patients/")
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Bearer"
@@ -64,6 +66,7 @@ def test_a_revoked_token_stops_working(reception_user):
 
 def test_a_deactivated_users_token_stops_working(reception_user):
     raw = issue(reception_user.email)
+    cache.clear()  # Deactivation applies within the cache lifetime; here, at once.
     reception_user.is_active = False
     reception_user.save()
 
@@ -110,3 +113,12 @@ def test_a_user_without_a_role_sees_nothing(db):
     PatientFactory()
 
     assert client.get("/api/v1/patients/").status_code == 403
+
+
+def test_a_cached_token_authenticates_without_queries(reception_user, django_assert_num_queries):
+    client = bearer(issue(reception_user.email))
+    client.get("/api/v1/disciplines/")
+
+    # Only the list itself: no token, user or permission lookups.
+    with django_assert_num_queries(1):
+        client.get("/api/v1/disciplines/")

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -203,6 +203,10 @@ class Command(BaseCommand):
         self._patients(options["patients"], clinics)
         created = self._appointments(clinicians, types, options["appointments"])
         self._notes(clinicians[0])
+        if connection.vendor == "postgresql" and created:
+            # Fresh statistics after a bulk load, or the planner guesses from empty tables.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         self.stdout.write(
             f"Demo practice ready in {time.monotonic() - started:.1f}s: {Clinic.objects.count()} "
             f"clinics, {Clinician.objects.count()} clinicians, {Patient.objects.count()} patients, "

@@ -1,0 +1,162 @@
+"""Measure API throughput against a large practice on PostgreSQL, as ratios to bare Django.
+
+Usage (from the project root, against a database seeded with
+`seed_demo --force --patients 100000 --appointments 1000000`):
+
+    DATABASE_URL=postgres://… .uv/bin/uv run python benchmarks/run.py [--duration 10]
+
+It starts gunicorn (sync workers, 2 x cores, persistent connections) with production-like
+settings, drives each endpoint with wrk at 16 connections, and prints req/s, latency
+percentiles and the ratio to /healthz/ (a plain JsonResponse: the framework ceiling). Compare
+the ratios with the floors in shared/reference/performance.md. Needs `wrk` (apt-get install wrk).
+"""
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PORT = 8077
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexus.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    import django
+
+    django.setup()
+
+
+def fixtures() -> dict[str, str]:
+    """Pick real ids from the seeded practice and issue a token for reception."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+
+    from accounts.models import ApiToken, User
+    from appointments.models import Appointment
+    from clinicians.models import Clinician
+    from patients.models import Patient
+
+    user = User.objects.get(email="reception@nexus.test")
+    _, token = ApiToken.issue(user=user, name="benchmark", scopes=["*:read", "*:write"])
+    clinician = (
+        Clinician.objects.annotate(n=Count("appointments"))
+        .order_by("-n")
+        .values_list("pk", flat=True)
+    )[0]
+    busiest = Appointment.objects.filter(clinician_id=clinician).order_by("-start").first()
+    if busiest is None:
+        sys.exit("Seed the database first: seed_demo --force --patients 100000 …")
+    day = busiest.start.astimezone(busiest.clinic.tz).replace(hour=0, minute=0)
+    patient = Patient.objects.order_by("pk").values_list("pk", flat=True)[
+        Patient.objects.count() // 2
+    ]
+    type_id = busiest.appointment_type_id
+    return {
+        "token": token,
+        "clinician": str(clinician),
+        "patient": str(patient),
+        "day_start": day.isoformat(),
+        "day_end": (day + timedelta(days=1)).isoformat(),
+        "date": day.date().isoformat(),
+        "type": str(type_id),
+    }
+
+
+def wrk(path: str, token: str | None, duration: int) -> tuple[float, str]:
+    cmd = ["wrk", "-t2", "-c16", f"-d{duration}s", "--latency"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run([*cmd, BASE + path], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.MULTILINE))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    note = f" ({non2xx.group(1)} non-2xx!)" if non2xx else ""
+    return rps, f"p50 {lat.get('50')}, p90 {lat.get('90')}, p99 {lat.get('99')}{note}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk")
+    setup_django()
+    f = fixtures()
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_STATIC_MANIFEST": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    workers = 2 * (os.cpu_count() or 1)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "nexus.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(BASE + "/healthz/", timeout=1)  # noqa: S310 - loopback
+                break
+            except OSError:
+                time.sleep(0.2)
+        cases = [
+            ("hello (/healthz/, framework ceiling)", "/healthz/", None),
+            ("retrieve one patient", f"/api/v1/patients/{f['patient']}/", f["token"]),
+            ("patient list, 25 rows", "/api/v1/patients/", f["token"]),
+            ("patient search 'smi'", "/api/v1/patients/?search=smi", f["token"]),
+            ("patient search by phone", "/api/v1/patients/?search=0412", f["token"]),
+            (
+                "clinician day schedule",
+                f"/api/v1/appointments/?clinician={f['clinician']}&start_after={f['day_start']}"
+                f"&start_before={f['day_end']}&page_size=50".replace("+", "%2B"),
+                f["token"],
+            ),
+            ("appointment list, 25 rows", "/api/v1/appointments/", f["token"]),
+            (
+                "availability, 7 days",
+                f"/api/v1/clinicians/{f['clinician']}/availability/?start={f['date']}&end={f['date']}"
+                f"&appointment_type={f['type']}",
+                f["token"],
+            ),
+        ]
+        baseline = None
+        print(f"gunicorn sync x {workers}, wrk -t2 -c16 -d{args.duration}s\n")
+        print(f"{'endpoint':<40} {'req/s':>8} {'ratio':>6}  latency")
+        for name, path, token in cases:
+            wrk(path, token, 2)  # warm up connections and caches
+            rps, latency = wrk(path, token, args.duration)
+            baseline = baseline or rps
+            print(f"{name:<40} {rps:>8.0f} {rps / baseline:>6.2f}  {latency}")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
