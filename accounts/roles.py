@@ -60,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "appointments.change_appointmenttype",
         "appointments.override_working_hours",
         "notes.view_clinicalnote",
+        "audit.view_auditevent",
     ],
     CLINICIAN: [
         *_REFERENCE_DATA,

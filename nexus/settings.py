@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "patients",
     "appointments",
     "notes",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
+from audit.api.views import AuditEventViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
 from nexus import health
 from notes.api.views import ClinicalNoteViewSet
@@ -21,6 +22,7 @@ router.register("coordinators", CoordinatorViewSet)
 router.register("appointment-types", AppointmentTypeViewSet)
 router.register("appointments", AppointmentViewSet)
 router.register("notes", ClinicalNoteViewSet)
+router.register("audit-events", AuditEventViewSet)
 
 admin.site.site_header = "Nexus administration"
 admin.site.site_title = "Nexus"

@@ -5,8 +5,10 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from audit.services import Target, audit_record
 from tests.conftest import MONDAY, sydney
 from tests.factories import (
     AppointmentFactory,
@@ -55,6 +57,20 @@ def make_notes(n: int) -> None:
     ClinicalNoteFactory.create_batch(n)
 
 
+def make_audit_events(n: int) -> None:
+    patient = PatientFactory()
+    audit_record(
+        request=RequestFactory().get("/"),
+        action="read",
+        targets=[Target("patients.patient", str(patient.pk), patient.pk)] * n,
+    )
+
+
+# Audited lists also append their page's events to the trail, in one fixed-size write:
+# savepoint, read the chain's last hash, one bulk insert, release (+ an advisory lock on
+# PostgreSQL). Outside a test's wrapping transaction the savepoint pair is BEGIN/COMMIT.
+AUDIT = 5 if connection.vendor == "postgresql" else 4
+
 # (endpoint, how to make rows, most queries allowed for one page)
 LISTS: list[tuple[str, Callable[[int], None], int]] = [
     ("/api/v1/clinics/", lambda n: [ClinicFactory() for _ in range(n)], 2),
@@ -64,13 +80,14 @@ LISTS: list[tuple[str, Callable[[int], None], int]] = [
         2,
     ),
     ("/api/v1/clinicians/", make_clinicians, 4),
-    ("/api/v1/patients/", make_patients, 2),
-    ("/api/v1/patients/?search=a", make_patients, 2),
+    ("/api/v1/patients/", make_patients, 1 + AUDIT),
+    ("/api/v1/patients/?search=ada", make_patients, 1 + AUDIT),
     ("/api/v1/referrers/", lambda n: ReferrerFactory.create_batch(n), 2),
     ("/api/v1/coordinators/", lambda n: CoordinatorFactory.create_batch(n), 2),
     ("/api/v1/appointment-types/", lambda n: AppointmentTypeFactory.create_batch(n), 2),
-    ("/api/v1/appointments/", make_appointments, 1),
-    ("/api/v1/notes/", make_notes, 2),
+    ("/api/v1/appointments/", make_appointments, 1 + AUDIT),
+    ("/api/v1/notes/", make_notes, 1 + AUDIT),
+    ("/api/v1/audit-events/", make_audit_events, 1),
 ]
 
 

@@ -19,6 +19,7 @@ from appointments.api.serializers import (
 )
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
+from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import IdFilter
 from nexus.api.pagination import CursorPagination
 from nexus.api.permissions import request_user
@@ -52,6 +53,7 @@ class AppointmentFilter(filters.FilterSet):
 
 
 class AppointmentViewSet(
+    AuditedViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Appointment],

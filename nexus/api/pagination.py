@@ -108,4 +108,4 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
-    ordering = ("start", "id")
+    ordering: tuple[str, ...] = ("start", "id")

@@ -8,6 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.api.mixins import AuditedViewSetMixin
+from audit.models import AuditEvent
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from notes import services
@@ -31,6 +33,7 @@ class ClinicalNoteFilter(filters.FilterSet):
 
 
 class ClinicalNoteViewSet(
+    AuditedViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -41,6 +44,7 @@ class ClinicalNoteViewSet(
     filterset_class = ClinicalNoteFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
     scope_resource = "notes"
+    audit_detail_actions = {"addenda": AuditEvent.Action.CREATE}
     required_permissions = {
         "partial_update": ["notes.change_clinicalnote"],
         "sign": ["notes.sign_clinicalnote"],

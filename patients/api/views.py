@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework import mixins, viewsets
 
+from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from patients.api.serializers import CoordinatorSerializer, PatientSerializer, ReferrerSerializer
@@ -43,8 +44,9 @@ class PatientFilter(filters.FilterSet):
         return patient_search(queryset, value)
 
 
-class PatientViewSet(_ReadCreateUpdate):
+class PatientViewSet(AuditedViewSetMixin, _ReadCreateUpdate):
     queryset = Patient.objects.all()
+    audit_patient_attr = "pk"
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
     scope_resource = "patients"

@@ -1,0 +1,52 @@
+from django_filters import rest_framework as filters
+from rest_framework import mixins, serializers, viewsets
+
+from audit.models import AuditEvent
+from nexus.api.filters import IdFilter
+from nexus.api.pagination import CursorPagination
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "actor",
+            "token",
+            "action",
+            "object_type",
+            "object_id",
+            "patient",
+            "outcome",
+            "ip",
+            "user_agent",
+            "request_id",
+            "detail",
+            "hash",
+        ]
+
+
+class AuditEventFilter(filters.FilterSet):
+    patient = IdFilter("patient", label="Who accessed this patient's record")
+    actor = IdFilter("actor", label="What this staff member accessed")
+    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "outcome", "object_type"]
+
+
+class AuditPagination(CursorPagination):
+    ordering = ("-id",)
+
+
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[AuditEvent]):
+    """The audit trail, newest first. Read-only; practice admins only."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = AuditPagination
+    scope_resource = "audit"

@@ -1,0 +1,85 @@
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+
+from patients.models import Patient
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, for whom, when and from where. Append-only.
+
+    Holds ids only: never names, note text or contact details, so the trail itself is not
+    a second copy of the record. Each row's hash covers its content and the previous row's
+    hash, so an edited or deleted row breaks the chain (`manage.py audit_verify`). On
+    PostgreSQL a trigger refuses UPDATE and DELETE outright.
+    """
+
+    class Action(models.TextChoices):
+        READ = "read", "Read"
+        SEARCH = "search", "Search"
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+        EXPORT = "export", "Export"
+        DISCLOSE = "disclose", "Disclose"
+        LOGIN = "login", "Login"
+        LOGIN_FAILED = "login_failed", "Login failed"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token = models.ForeignKey(
+        "accounts.ApiToken", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    object_type = models.CharField(max_length=64, help_text='e.g. "patients.patient"')
+    object_id = models.CharField(max_length=64, blank=True)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.SUCCESS)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="Ids and codes only.")
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["patient", "-occurred_at"]),
+            models.Index(fields=["actor", "-occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.action} {self.object_type}:{self.object_id} at {when}"
+
+    def compute_hash(self) -> str:
+        content = {
+            "prev": self.prev_hash,
+            "at": self.occurred_at.isoformat(),
+            "actor": self.actor_id,
+            "token": self.token_id,
+            "action": self.action,
+            "type": self.object_type,
+            "object": self.object_id,
+            "patient": self.patient_id,
+            "outcome": self.outcome,
+            "ip": self.ip,
+            "ua": self.user_agent,
+            "request": self.request_id,
+            "detail": self.detail,
+        }
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
