@@ -97,3 +97,13 @@ def audit_chain_verify(*, batch: int = 5_000) -> ChainReport:
             prev = event.hash
             checked += 1
         last_id = rows[-1].pk
+
+
+def audit_login(*, request: HttpRequest, user_id: int | None, succeeded: bool) -> None:
+    """A sign-in or failed sign-in. Failures keep no username: people type passwords there."""
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.LOGIN if succeeded else AuditEvent.Action.LOGIN_FAILED,
+        targets=[Target("accounts.user", str(user_id or ""), None)],
+        outcome=AuditEvent.Outcome.SUCCESS if succeeded else AuditEvent.Outcome.FAILURE,
+    )

@@ -3,10 +3,12 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework import mixins, viewsets
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
+from nexus.api.throttling import SearchRateThrottle
 from patients.api.serializers import CoordinatorSerializer, PatientSerializer, ReferrerSerializer
 from patients.models import Coordinator, Patient, Referrer
 from patients.selectors import patient_list, patient_search
@@ -47,6 +49,7 @@ class PatientFilter(filters.FilterSet):
 class PatientViewSet(AuditedViewSetMixin, _ReadCreateUpdate):
     queryset = Patient.objects.all()
     audit_patient_attr = "pk"
+    throttle_classes = [AnonRateThrottle, UserRateThrottle, SearchRateThrottle]
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
     scope_resource = "patients"
