@@ -198,6 +198,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_BEAT_SCHEDULE = {
+    "audit-seal": {
+        "task": "audit.tasks.audit_seal_task",
+        "schedule": env.float("NEXUS_AUDIT_SEAL_SECONDS", default=60.0),
+        "options": {"expires": 55},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,4 +1,5 @@
-"""On PostgreSQL the audit table refuses UPDATE and DELETE, whoever asks (R17/R19).
+"""On PostgreSQL the audit table refuses DELETE, and every UPDATE except sealing: writing
+the chain fields (seq, prev_hash, hash) onto an event that has none yet (R17/R19).
 
 Row triggers do not fire on TRUNCATE, which test databases use to reset between tests.
 """
@@ -8,6 +9,11 @@ from django.db import migrations
 CREATE = """
 CREATE FUNCTION audit_event_append_only() RETURNS trigger AS $$
 BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.seq IS NULL AND NEW.seq IS NOT NULL
+       AND (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash')
+           = (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
+        RETURN NEW;
+    END IF;
     RAISE EXCEPTION 'audit events are append-only (% refused)', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;

@@ -7,7 +7,8 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from audit.models import AuditEvent
-from audit.services import Target, audit_chain_verify, audit_record
+from audit.services import Target, audit_chain_verify, audit_record, audit_seal
+from audit.tasks import audit_seal_task
 from tests.conftest import MONDAY, requires_postgres, sydney
 from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory
 
@@ -135,7 +136,18 @@ def test_audit_verify_reports_an_intact_chain(reception_api, ada):
 
     call_command("audit_verify", stdout=out)
 
-    assert "3 events verified" in out.getvalue()
+    assert "3 events verified (3 newly sealed)" in out.getvalue()
+
+
+def test_events_committed_after_a_seal_join_the_chain_in_the_next(reception_api, ada):
+    reception_api.get(f"/api/v1/patients/{ada.pk}/")
+    assert audit_seal_task() == 1
+    reception_api.get(f"/api/v1/patients/{ada.pk}/")
+
+    assert audit_seal() == 1
+    assert audit_seal() == 0
+    assert [e.seq for e in events()] == [1, 2]
+    assert audit_chain_verify().checked == 2
 
 
 def _without_append_only_trigger():
@@ -148,6 +160,7 @@ def _without_append_only_trigger():
 def test_an_edited_event_breaks_the_chain_at_that_event(reception_api, ada):
     for _ in range(3):
         reception_api.get(f"/api/v1/patients/{ada.pk}/")
+    audit_seal()
     middle = events()[1]
 
     _without_append_only_trigger()
@@ -161,6 +174,7 @@ def test_an_edited_event_breaks_the_chain_at_that_event(reception_api, ada):
 def test_a_deleted_event_breaks_the_chain_at_the_next_one(reception_api, ada):
     for _ in range(3):
         reception_api.get(f"/api/v1/patients/{ada.pk}/")
+    audit_seal()
     _first, middle, last = events()
 
     _without_append_only_trigger()
@@ -175,12 +189,20 @@ def test_a_deleted_event_breaks_the_chain_at_the_next_one(reception_api, ada):
 def test_postgres_refuses_to_update_or_delete_audit_events(reception_api, ada):
     reception_api.get(f"/api/v1/patients/{ada.pk}/")
 
+    # Unsealed: only sealing may touch it, and only its chain fields.
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.update(action="search", seq=1, hash="x")
+    audit_seal()
+    # Sealed: nothing at all.
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEvent.objects.update(action="search")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.update(hash="0" * 64)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEvent.objects.all().delete()
 
     assert AuditEvent.objects.get().action == "read"
+    assert audit_chain_verify().first_broken_id is None
 
 
 @requires_postgres
@@ -209,6 +231,15 @@ def test_concurrent_writers_keep_one_unbroken_chain(rf):
     for t in threads:
         t.join()
 
+    sealers = [
+        threading.Thread(target=lambda: (audit_seal(), connection.close())) for _ in range(3)
+    ]
+    for t in sealers:
+        t.start()
+    for t in sealers:
+        t.join()
+    audit_seal()
+
     report = audit_chain_verify()
     assert report.first_broken_id is None
     assert report.checked == writers * per_writer
@@ -227,3 +258,11 @@ def test_admins_read_who_accessed_a_record(admin_api, reception_api, reception_u
 
 def test_reception_cannot_read_the_audit_trail(reception_api):
     assert reception_api.get("/api/v1/audit-events/").status_code == 403
+
+
+def test_beat_schedules_sealing_with_a_task_celery_knows(settings):
+    from nexus.celery import app
+
+    app.loader.import_default_modules()
+
+    assert settings.CELERY_BEAT_SCHEDULE["audit-seal"]["task"] in app.tasks

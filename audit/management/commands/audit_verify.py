@@ -3,14 +3,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import audit_chain_verify
+from audit.services import audit_chain_verify, audit_seal
 
 
 class Command(BaseCommand):
-    help = "Check the audit trail's hash chain; report the first edited or missing event."
+    help = "Seal new audit events, then check the hash chain; report the first broken link."
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
+        sealed = audit_seal()
         report = audit_chain_verify()
         took = time.monotonic() - started
         if report.first_broken_id is not None:
@@ -18,4 +19,7 @@ class Command(BaseCommand):
                 f"Audit chain broken at event {report.first_broken_id}: {report.reason} "
                 f"({report.checked} events before it verified)."
             )
-        self.stdout.write(f"Audit chain intact: {report.checked} events verified in {took:.2f}s.")
+        self.stdout.write(
+            f"Audit chain intact: {report.checked} events verified ({sealed} newly sealed) "
+            f"in {took:.2f}s."
+        )
