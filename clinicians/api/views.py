@@ -18,21 +18,13 @@ from clinicians.api.serializers import (
     SlotSerializer,
 )
 from clinicians.models import Clinic, Clinician, Discipline
+from nexus.api.viewsets import ReadCreateUpdateViewSet
 from nexus.errors import ValidationFailed
 
-READ_CREATE_UPDATE = ["get", "post", "patch", "head", "options"]
 
-
-class ClinicViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet[Clinic],
-):
+class ClinicViewSet(ReadCreateUpdateViewSet):
     queryset = Clinic.objects.order_by("name", "id")
     serializer_class = ClinicSerializer
-    http_method_names = READ_CREATE_UPDATE
     scope_resource = "clinics"
 
 
@@ -68,19 +60,12 @@ class ClinicianFilter(filters.FilterSet):
         return super().qs.distinct()
 
 
-class ClinicianViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet[Clinician],
-):
+class ClinicianViewSet(ReadCreateUpdateViewSet):
     queryset = Clinician.objects.prefetch_related("disciplines", "clinics").order_by(
         "family_name", "given_name", "id"
     )
     serializer_class = ClinicianSerializer
     filterset_class = ClinicianFilter
-    http_method_names = READ_CREATE_UPDATE
     scope_resource = "clinicians"
 
     @extend_schema(

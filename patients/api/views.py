@@ -1,30 +1,18 @@
-from typing import Any, cast
+from typing import cast
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from rest_framework import mixins, viewsets
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from nexus.api.throttling import SearchRateThrottle
+from nexus.api.viewsets import ReadCreateUpdateViewSet
 from patients.api.serializers import CoordinatorSerializer, PatientSerializer, ReferrerSerializer
 from patients.models import Coordinator, Patient, Referrer
 from patients.selectors import patient_list, patient_search
 from patients.services import patient_register, patient_update
-
-READ_CREATE_UPDATE = ["get", "post", "patch", "head", "options"]
-
-
-class _ReadCreateUpdate(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet[Any],
-):
-    http_method_names = READ_CREATE_UPDATE
 
 
 class PatientFilter(filters.FilterSet):
@@ -46,7 +34,7 @@ class PatientFilter(filters.FilterSet):
         return patient_search(queryset, value)
 
 
-class PatientViewSet(AuditedViewSetMixin, _ReadCreateUpdate):
+class PatientViewSet(AuditedViewSetMixin, ReadCreateUpdateViewSet):
     queryset = Patient.objects.all()
     audit_patient_attr = "pk"
     throttle_classes = [AnonRateThrottle, UserRateThrottle, SearchRateThrottle]
@@ -69,13 +57,13 @@ class PatientViewSet(AuditedViewSetMixin, _ReadCreateUpdate):
         )
 
 
-class ReferrerViewSet(_ReadCreateUpdate):
+class ReferrerViewSet(ReadCreateUpdateViewSet):
     queryset = Referrer.objects.order_by("name", "id")
     serializer_class = ReferrerSerializer
     scope_resource = "referrers"
 
 
-class CoordinatorViewSet(_ReadCreateUpdate):
+class CoordinatorViewSet(ReadCreateUpdateViewSet):
     queryset = Coordinator.objects.order_by("name", "id")
     serializer_class = CoordinatorSerializer
     scope_resource = "coordinators"
