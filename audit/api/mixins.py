@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 from rest_framework import viewsets
@@ -43,16 +43,22 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
         return page
 
     def _targets(self, response: Response) -> list[Target]:
-        model: type[models.Model] = self.get_queryset().model
+        objects = getattr(self, "_audited", None) or []
+        created = response.status_code == 201 and isinstance(response.data, dict)
+        if not objects and not created:
+            return []  # Nothing was handed out (refused, invalid, or an empty page).
+        # The objects' own model, or the class's queryset for a creation; not get_queryset(),
+        # which is scoped to a user that a refused request may not have.
+        model = (
+            type(objects[0]) if objects else cast(models.QuerySet[Any], type(self).queryset).model
+        )
         label = model._meta.label_lower
-        objects = getattr(self, "_audited", None)
-        if response.status_code == 201 and isinstance(response.data, dict):
+        if created:
             data = response.data
             patient = data["id"] if self.audit_patient_attr == "pk" else data.get("patient")
             return [Target(label, str(data["id"]), patient)]
         return [
-            Target(label, str(obj.pk), getattr(obj, self.audit_patient_attr))
-            for obj in objects or []
+            Target(label, str(obj.pk), getattr(obj, self.audit_patient_attr)) for obj in objects
         ]
 
     def _action(self) -> str:

@@ -109,7 +109,9 @@ def test_drafts_get_no_addenda(clinician_api, draft):
     assert response.status_code == 400
 
 
-def test_reception_sees_that_notes_exist_but_never_their_text(reception_api, draft):
+def test_reception_sees_that_notes_exist_but_never_their_text(reception_api, draft, clinician_user):
+    note_sign(note=draft, by=clinician_user)
+
     listing = reception_api.get(URL, {"patient": draft.patient_id})
     detail = reception_api.get(f"{URL}{draft.pk}/")
 
