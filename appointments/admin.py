@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from appointments.models import Appointment, AppointmentType
+from audit.mixins import AuditedAdminMixin
 
 
 @admin.register(AppointmentType)
@@ -11,7 +12,7 @@ class AppointmentTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(AuditedAdminMixin):
     list_display = ["start", "end", "clinician", "patient", "clinic", "appointment_type", "status"]
     list_filter = ["status", "source", "clinic", "appointment_type"]
     list_select_related = ["clinician", "patient", "clinic", "appointment_type"]

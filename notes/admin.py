@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.mixins import AuditedAdminMixin
 from notes.models import ClinicalNote
 
 
 @admin.register(ClinicalNote)
-class ClinicalNoteAdmin(admin.ModelAdmin):
+class ClinicalNoteAdmin(AuditedAdminMixin):
     list_display = ["patient", "kind", "author", "status", "created_at", "signed_at"]
     list_filter = ["status", "kind"]
     list_select_related = ["patient", "author"]

@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
+from audit.mixins import AuditedAdminMixin
 from patients.models import Coordinator, Patient, Referrer
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedAdminMixin):
+    audit_patient_attr = "pk"
     list_display = [
         "family_name",
         "given_name",
@@ -20,6 +23,10 @@ class PatientAdmin(admin.ModelAdmin):
     raw_id_fields = ["referrer", "coordinator", "created_by"]
     readonly_fields = ["created_at", "updated_at", "created_by"]
     show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Patient | None = None) -> bool:
+        # Patients are archived, never deleted: the record must outlive the relationship.
+        return False
 
 
 @admin.register(Referrer)

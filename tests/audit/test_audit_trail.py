@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from audit.services import Target, audit_chain_verify, audit_record, audit_seal
 from audit.tasks import audit_seal_task
 from tests.conftest import MONDAY, requires_postgres, sydney
-from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory
+from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,8 @@ def ada(db):
 
 
 def events():
-    return list(AuditEvent.objects.order_by("id"))
+    """Data-access events (sign-ins are audited too, but are not what these tests check)."""
+    return list(AuditEvent.objects.exclude(action__in=["login", "login_failed"]).order_by("id"))
 
 
 def test_reading_a_patient_leaves_exactly_one_event(reception_api, reception_user, ada):
@@ -266,3 +267,46 @@ def test_beat_schedules_sealing_with_a_task_celery_knows(settings):
     app.loader.import_default_modules()
 
     assert settings.CELERY_BEAT_SCHEDULE["audit-seal"]["task"] in app.tasks
+
+
+@pytest.fixture
+def admin_client_for(db):
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, role="practice_admin"))
+    return client
+
+
+def test_the_admin_list_records_each_patient_shown(admin_client_for, ada):
+    other = PatientFactory()
+
+    admin_client_for.get("/admin/patients/patient/", {"q": "Zzyzx"})
+    admin_client_for.get("/admin/patients/patient/")
+
+    assert [(e.action, e.patient_id) for e in events()[:1]] == [("search", ada.pk)]
+    assert sorted(e.patient_id for e in events()[1:]) == sorted([ada.pk, other.pk])
+    assert all(e.detail == {"view": "admin"} for e in events())
+
+
+def test_opening_and_saving_a_patient_in_the_admin_is_recorded(admin_client_for, ada):
+    url = f"/admin/patients/patient/{ada.pk}/change/"
+    page = admin_client_for.get(url)
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update(
+        {"alerts": "Latex allergy", "given_name": ada.given_name, "family_name": ada.family_name}
+    )
+    data = {k: (v.pk if hasattr(v, "pk") else v) for k, v in data.items()}
+
+    saved = admin_client_for.post(url, data)
+
+    assert saved.status_code == 302, (
+        getattr(saved, "context", None) and saved.context["adminform"].form.errors
+    )
+    assert [(e.action, e.patient_id) for e in events()] == [("read", ada.pk), ("update", ada.pk)]
+
+
+def test_patients_cannot_be_deleted_in_the_admin(admin_client_for, ada):
+    response = admin_client_for.post(f"/admin/patients/patient/{ada.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert type(ada).objects.filter(pk=ada.pk).exists()

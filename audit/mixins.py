@@ -1,0 +1,53 @@
+"""Audit for Django admin pages that show or change patient data."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+
+
+class AuditedAdminMixin(admin.ModelAdmin):
+    """Records every patient row an admin list shows, every change page opened, and every
+    save, as the API does. Like the API, the page is not sent if the record cannot be made."""
+
+    # "pk" when the model is Patient itself, else the attribute holding the patient's id.
+    audit_patient_attr = "patient_id"
+
+    def _audit(self, request: HttpRequest, action: str, objects: list[models.Model]) -> None:
+        audit_record(
+            request=request,
+            action=action,
+            targets=[
+                Target(obj._meta.label_lower, str(obj.pk), getattr(obj, self.audit_patient_attr))
+                for obj in objects
+            ],
+            detail={"view": "admin"},
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        if isinstance(response, TemplateResponse) and response.context_data:
+            changelist = response.context_data.get("cl")
+            if changelist is not None:
+                searched = bool(request.GET.get("q"))
+                action = AuditEvent.Action.SEARCH if searched else AuditEvent.Action.READ
+                self._audit(request, action, list(changelist.result_list))
+        return response
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        obj = kwargs.get("obj")
+        if obj is not None and obj.pk is not None:
+            self._audit(request, AuditEvent.Action.READ, [obj])
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        action = AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE
+        self._audit(request, action, [obj])
