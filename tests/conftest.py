@@ -1,8 +1,10 @@
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -26,6 +28,23 @@ MONDAY = date(2027, 3, 1)
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="exercises a PostgreSQL-only feature"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Parallel workers share one Redis server: give each its own database, so one worker
+    # clearing the cache cannot wipe another's throttle counters or cached tokens mid-test.
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    location = settings.CACHES["default"].get("LOCATION", "")
+    if worker.startswith("gw") and str(location).startswith("redis"):
+        base, _, db = str(location).rpartition("/")
+        settings.CACHES["default"]["LOCATION"] = f"{base}/{int(db or 0) - int(worker[2:])}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_cache() -> None:
+    cache.clear()  # Nothing left over from an earlier run (Redis outlives the test process).
 
 
 def sydney(day: date, hour: int, minute: int = 0) -> datetime:
