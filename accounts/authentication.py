@@ -16,10 +16,6 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 CACHE_SECONDS = 60
 
 
-def token_cache_key(key_hash: str) -> str:
-    return f"apitoken:{key_hash}"
-
-
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <token>` with tokens issued by `issue_api_token`."""
 
@@ -36,7 +32,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
 
-        token: ApiToken | None = cache.get(token_cache_key(key_hash))
+        cache_key = ApiToken.cache_key(key_hash)
+        token: ApiToken | None = cache.get(cache_key)
+        stale = token is None
         if token is None:
             token = (
                 ApiToken.objects.select_related("user")
@@ -46,13 +44,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             if token is None:
                 raise exceptions.AuthenticationFailed("Invalid or revoked token.")
             token.user.get_all_permissions()  # Fills the user's permission cache, pickled along.
-            cache.set(token_cache_key(key_hash), token, CACHE_SECONDS)
 
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
             token.last_used_at = now
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-            cache.set(token_cache_key(key_hash), token, CACHE_SECONDS)
+            stale = True
+        if stale:
+            cache.set(cache_key, token, CACHE_SECONDS)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:

@@ -89,12 +89,15 @@ class ApiToken(models.Model):
         )
         return token, raw
 
-    def revoke(self) -> None:
-        from accounts.authentication import token_cache_key
+    @staticmethod
+    def cache_key(key_hash: str) -> str:
+        """Where BearerTokenAuthentication caches a token with its user and permissions."""
+        return f"apitoken:{key_hash}"
 
+    def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
-        cache.delete(token_cache_key(self.key_hash))
+        cache.delete(self.cache_key(self.key_hash))
 
     @property
     def is_active(self) -> bool:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from appointments.models import Appointment, AppointmentType
-from audit.mixins import AuditedAdminMixin
+from audit.admin_mixins import AuditedAdminMixin
 
 
 @admin.register(AppointmentType)

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -20,6 +20,11 @@ class Target:
     object_type: str
     object_id: str
     patient_id: int | None
+
+    @classmethod
+    def of(cls, obj: models.Model, patient_attr: str) -> "Target":
+        """An object as an audit target; `patient_attr` is "pk" for a Patient itself."""
+        return cls(obj._meta.label_lower, str(obj.pk), getattr(obj, patient_attr))
 
 
 def _client_ip(request: HttpRequest) -> str | None:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from audit.mixins import AuditedAdminMixin
+from audit.admin_mixins import AuditedAdminMixin
 from notes.models import ClinicalNote
 
 

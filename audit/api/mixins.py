@@ -47,19 +47,13 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
         created = response.status_code == 201 and isinstance(response.data, dict)
         if not objects and not created:
             return []  # Nothing was handed out (refused, invalid, or an empty page).
-        # The objects' own model, or the class's queryset for a creation; not get_queryset(),
-        # which is scoped to a user that a refused request may not have.
-        model = (
-            type(objects[0]) if objects else cast(models.QuerySet[Any], type(self).queryset).model
-        )
-        label = model._meta.label_lower
         if created:
+            # The class's queryset, not get_queryset(): that one is scoped to a user.
+            model = cast(models.QuerySet[Any], type(self).queryset).model
             data = response.data
             patient = data["id"] if self.audit_patient_attr == "pk" else data.get("patient")
-            return [Target(label, str(data["id"]), patient)]
-        return [
-            Target(label, str(obj.pk), getattr(obj, self.audit_patient_attr)) for obj in objects
-        ]
+            return [Target(model._meta.label_lower, str(data["id"]), patient)]
+        return [Target.of(obj, self.audit_patient_attr) for obj in objects]
 
     def _action(self) -> str:
         if self.action == "list":

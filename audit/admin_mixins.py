@@ -22,10 +22,7 @@ class AuditedAdminMixin(admin.ModelAdmin):
         audit_record(
             request=request,
             action=action,
-            targets=[
-                Target(obj._meta.label_lower, str(obj.pk), getattr(obj, self.audit_patient_attr))
-                for obj in objects
-            ],
+            targets=[Target.of(obj, self.audit_patient_attr) for obj in objects],
             detail={"view": "admin"},
         )
 
