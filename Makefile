@@ -25,7 +25,7 @@ run: setup
 	DJANGO_DEBUG=1 $(RUN) python manage.py runserver 127.0.0.1:8000
 
 test: setup
-	$(RUN) pytest -n 2 -q
+	$(RUN) python -m pytest -n 2 -q  # -m: puts the project on sys.path for the -p plugins
 
 lint: setup
 	$(RUN) ruff check .

@@ -1,9 +1,34 @@
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, User
+from accounts.roles import ROLE_PERMISSIONS
+from accounts.services import invitation_send, user_access, user_invite
+from audit.models import AuditEvent
+from audit.services import audit_account
+
+# The access a user had when the admin opened the change form, kept on the request
+# (ModelAdmin instances are shared between requests) to compare after saving.
+_ACCESS_BEFORE = "_nexus_access_before"
+
+
+class UserInviteForm(forms.ModelForm):
+    role = forms.ChoiceField(choices=[(role, role.replace("_", " ")) for role in ROLE_PERMISSIONS])
+
+    class Meta:
+        model = User
+        fields = ["email", "full_name"]
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("Someone with this email address already has an account.")
+        return email
 
 
 @admin.register(User)
@@ -18,10 +43,43 @@ class UserAdmin(BaseUserAdmin):
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
-    )
+    # Nobody chooses a password for someone else: a new user gets an invitation by email.
+    add_form = UserInviteForm
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "role")}),)
     filter_horizontal = ["groups"]
+    actions = ["resend_invitation"]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            user_invite(
+                request=request,
+                user=obj,
+                role=form.cleaned_data["role"],
+                invited_by=request.user,  # type: ignore[arg-type]  # the admin requires one
+            )
+            messages.info(request, f"An invitation has been emailed to {obj.email}.")
+            return
+        setattr(request, _ACCESS_BEFORE, user_access(User.objects.get(pk=obj.pk)))
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, _ACCESS_BEFORE, None)
+        after = user_access(form.instance)
+        if change and before != after:
+            audit_account(
+                request=request,
+                action=AuditEvent.Action.ROLE_CHANGE,
+                obj=form.instance,
+                detail={"before": before, "after": after},
+            )
+
+    @admin.action(description="Email a new invitation link")
+    def resend_invitation(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        pending = queryset.filter(is_active=True, last_login__isnull=True)
+        for user in pending:
+            invitation_send(request=request, user=user, invited_by=request.user)  # type: ignore[arg-type]
+        messages.info(request, f"Sent {len(pending)} invitation(s); signed-in users were skipped.")
 
 
 @admin.register(ApiToken)
@@ -40,6 +98,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset.filter(revoked_at__isnull=True):
             token.revoke()
+            audit_account(request=request, action=AuditEvent.Action.TOKEN_REVOKE, obj=token)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are issued with `manage.py issue_api_token`, which shows the key once.

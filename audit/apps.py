@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
 
 class AuditConfig(AppConfig):
@@ -13,6 +13,17 @@ class AuditConfig(AppConfig):
         # backend (admin, allauth) handled them.
         user_logged_in.connect(_logged_in, dispatch_uid="audit.logged_in")
         user_login_failed.connect(_login_failed, dispatch_uid="audit.login_failed")
+        user_logged_out.connect(_logged_out, dispatch_uid="audit.logged_out")
+
+        from allauth.mfa import signals as mfa
+
+        for signal, change in [
+            (mfa.authenticator_added, "added"),
+            (mfa.authenticator_removed, "removed"),
+            (mfa.authenticator_reset, "reset"),
+        ]:
+            signal.connect(_mfa_changed(change), dispatch_uid=f"audit.mfa_{change}", weak=False)
+        mfa.authentication_failed.connect(_mfa_failed, dispatch_uid="audit.mfa_failed")
 
 
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -27,3 +38,38 @@ def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: 
 
     if request is not None:
         audit_login(request=request, user_id=None, succeeded=False)
+
+
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    from audit.models import AuditEvent
+    from audit.services import audit_account
+
+    if request is not None and user is not None:
+        audit_account(request=request, action=AuditEvent.Action.LOGOUT, obj=user)
+
+
+def _mfa_changed(change: str) -> Any:
+    def receiver(sender: Any, request: Any, user: Any, authenticator: Any, **kwargs: Any) -> None:
+        from audit.models import AuditEvent
+        from audit.services import audit_account
+
+        audit_account(
+            request=request,
+            action=AuditEvent.Action.MFA_CHANGE,
+            obj=user,
+            detail={"change": change, "factor": authenticator.type},
+        )
+
+    return receiver
+
+
+def _mfa_failed(sender: Any, request: Any, user: Any, authenticator: Any, **kwargs: Any) -> None:
+    from audit.services import audit_login
+
+    if request is not None:
+        audit_login(
+            request=request,
+            user_id=user.pk,
+            succeeded=False,
+            detail={"method": authenticator.type, "reason": "incorrect_code"},
+        )

@@ -30,6 +30,12 @@ class AuditEvent(models.Model):
         DISCLOSE = "disclose", "Disclose"
         LOGIN = "login", "Login"
         LOGIN_FAILED = "login_failed", "Login failed"
+        LOGOUT = "logout", "Logout"
+        INVITE = "invite", "Invitation"
+        ROLE_CHANGE = "role_change", "Role or access change"
+        MFA_CHANGE = "mfa_change", "Second factor change"
+        TOKEN_ISSUE = "token_issue", "API token issued"
+        TOKEN_REVOKE = "token_revoke", "API token revoked"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -23,8 +23,10 @@ class Target:
 
     @classmethod
     def of(cls, obj: models.Model, patient_attr: str) -> "Target":
-        """An object as an audit target; `patient_attr` is "pk" for a Patient itself."""
-        return cls(obj._meta.label_lower, str(obj.pk), getattr(obj, patient_attr))
+        """An object as an audit target; `patient_attr` is "pk" for a Patient itself and
+        "" for an object that concerns no patient."""
+        patient_id = getattr(obj, patient_attr) if patient_attr else None
+        return cls(obj._meta.label_lower, str(obj.pk), patient_id)
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -35,16 +37,20 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 def audit_record(
     *,
-    request: HttpRequest,
+    request: HttpRequest | None,
     action: str,
     targets: Iterable[Target],
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
 ) -> list[AuditEvent]:
     """Insert one event per target. Raises if it cannot: callers must not return patient
-    data whose access was not recorded. One INSERT, no lock: sealing comes later."""
+    data whose access was not recorded. One INSERT, no lock: sealing comes later.
+
+    `request` is None for work done outside a request (management commands); pass the
+    acting user in `detail` there if there is one."""
     user = getattr(request, "user", None)
     auth = getattr(request, "auth", None)
+    headers = request.headers if request is not None else {}
     now = timezone.now()
     events = [
         AuditEvent(
@@ -56,8 +62,8 @@ def audit_record(
             object_id=target.object_id,
             patient_id=target.patient_id,
             outcome=outcome,
-            ip=_client_ip(request),
-            user_agent=request.headers.get("User-Agent", "")[:300],
+            ip=_client_ip(request) if request is not None else None,
+            user_agent=headers.get("User-Agent", "")[:300],
             request_id=getattr(request, "request_id", ""),
             detail=detail or {},
         )
@@ -137,11 +143,30 @@ def audit_chain_verify(*, batch: int = 5_000) -> ChainReport:
             checked += 1
 
 
-def audit_login(*, request: HttpRequest, user_id: int | None, succeeded: bool) -> None:
-    """A sign-in or failed sign-in. Failures keep no username: people type passwords there."""
+def audit_login(
+    *,
+    request: HttpRequest,
+    user_id: int | None,
+    succeeded: bool,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A sign-in or failed sign-in. Failures keep no username: people type passwords there.
+    `detail` says how (`{"method": "google"}`) and, for failures, why (`{"reason": ...}`)."""
     audit_record(
         request=request,
         action=AuditEvent.Action.LOGIN if succeeded else AuditEvent.Action.LOGIN_FAILED,
         targets=[Target("accounts.user", str(user_id or ""), None)],
         outcome=AuditEvent.Outcome.SUCCESS if succeeded else AuditEvent.Outcome.FAILURE,
+        detail=detail,
     )
+
+
+def audit_account(
+    *,
+    request: HttpRequest | None,
+    action: str,
+    obj: models.Model,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A change to who may do what: invitations, roles, second factors, API tokens."""
+    audit_record(request=request, action=action, targets=[Target.of(obj, "")], detail=detail)

@@ -38,6 +38,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "phonenumber_field",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.mfa",
     "accounts",
     "clinicians",
     "patients",
@@ -61,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.MfaEnrolmentMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "nexus.urls"
@@ -76,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "nexus.context_processors.sign_in",
             ],
         },
     },
@@ -116,14 +126,15 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # Counts failed password attempts and locks out before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # allauth's backend is Django's ModelBackend plus sign-in by email.
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("NEXUS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("NEXUS_LOGIN_LOCKOUT_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-# Django's login forms pass the email as "username"; axes would otherwise look for "email"
-# (USERNAME_FIELD), find nothing, and count every user's failures together by IP.
-AXES_USERNAME_FORM_FIELD = "username"
+# allauth passes the address as "email", Django's own forms as "username". Without this
+# axes would find no username and count every user's failures together by IP.
+AXES_USERNAME_CALLABLE = "accounts.adapters.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -134,7 +145,87 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+
+# Sign-in (django-allauth): email + password or Google, invitation only, MFA by TOTP.
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+MFA_ADAPTER = "accounts.adapters.MfaAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+# Staff accounts are created by a practice admin, never signed up for, and invitations
+# prove the address; sign-in is keyed on the account (or Google's `sub`), not the email.
+ACCOUNT_EMAIL_VERIFICATION = "none"
+MFA_ALLOW_UNVERIFIED_EMAIL = True
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PREVENT_ENUMERATION = True
+# Wrong passwords lock out through axes (audited, 429). allauth's own counter allows one
+# more, so axes decides for passwords; it also limits MFA codes per user and IPs overall.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": (
+        f"10/m/ip,{AXES_FAILURE_LIMIT + 1}/{int(AXES_COOLOFF_TIME.total_seconds())}s/key"
+    ),
+}
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {
+        "APPS": (
+            [
+                {
+                    "client_id": GOOGLE_CLIENT_ID,
+                    "secret": env.str("GOOGLE_CLIENT_SECRET", default=""),
+                    "key": "",
+                }
+            ]
+            if GOOGLE_CLIENT_ID
+            else []
+        ),
+        "SCOPE": ["openid", "profile", "email"],
+        "AUTH_PARAMS": {"access_type": "online", "prompt": "select_account"},
+        "OAUTH_PKCE_ENABLED": True,
+        "FETCH_USERINFO": False,
+    }
+}
+# Another OAuth server with Google's paths, for tests and staging (tests/fakes/google_oidc.py).
+# allauth reads these when it loads, so they have to be settings, not test overrides.
+GOOGLE_OAUTH_BASE_URL = env.str("GOOGLE_OAUTH_BASE_URL", default="").rstrip("/")
+if GOOGLE_OAUTH_BASE_URL:
+    SOCIALACCOUNT_PROVIDERS["google"].update(
+        {
+            "AUTHORIZE_URL": f"{GOOGLE_OAUTH_BASE_URL}/o/oauth2/v2/auth",
+            "ACCESS_TOKEN_URL": f"{GOOGLE_OAUTH_BASE_URL}/token",
+            "IDENTITY_URL": f"{GOOGLE_OAUTH_BASE_URL}/oauth2/v2/userinfo",
+            "CERTS_URL": f"{GOOGLE_OAUTH_BASE_URL}/oauth2/v1/certs",
+        }
+    )
+# Google Workspace domains whose accounts may sign in (the ID token's `hd`); empty = any.
+NEXUS_GOOGLE_ALLOWED_DOMAINS = env.list("NEXUS_GOOGLE_ALLOWED_DOMAINS", default=[])
+# practice_admin must always use a second factor; this makes it everyone's rule.
+NEXUS_MFA_REQUIRED_FOR_ALL = env.bool("NEXUS_MFA_REQUIRED_FOR_ALL", default=False)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("NEXUS_MFA_ISSUER", default="Nexus")
+NEXUS_INVITATION_DAYS = env.int("NEXUS_INVITATION_DAYS", default=7)
+# Invitations expire like password-reset links; Django reads this for both.
+PASSWORD_RESET_TIMEOUT = NEXUS_INVITATION_DAYS * 24 * 60 * 60
+
+# Secrets stored in the database (TOTP keys, OAuth tokens) are encrypted with these Fernet
+# keys, newest first; `manage.py rotate_encryption_keys` re-encrypts with the first. They
+# are deliberately separate from SECRET_KEY (security.md R16).
+NEXUS_ENCRYPTION_KEYS = env.list(
+    "NEXUS_ENCRYPTION_KEYS",
+    # Development only, like the SECRET_KEY default: production must set its own.
+    default=["ZGV2ZWxvcG1lbnQtb25seS1rZXktMDEyMzQ1Njc4OTA="] if DEBUG else environ.Env.NOTSET,
+)
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="Nexus <nexus@localhost>")
 
 LANGUAGE_CODE = "en-au"
 TIME_ZONE = "Australia/Sydney"
@@ -146,6 +237,7 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 # Hashed, compressed static files need `collectstatic`; development and tests serve from
 # the apps' folders instead.

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
@@ -7,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
 from audit.api.views import AuditEventViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
-from nexus import health
+from nexus import health, views
 from notes.api.views import ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
 
@@ -26,9 +27,15 @@ router.register("audit-events", AuditEventViewSet)
 
 admin.site.site_header = "Nexus administration"
 admin.site.site_title = "Nexus"
+# The admin signs in through allauth too, so its users meet the same lockout and MFA.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("healthz/", health.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("audit/", include("audit.urls")),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

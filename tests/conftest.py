@@ -1,4 +1,5 @@
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -20,6 +21,8 @@ from tests.factories import (
     UserFactory,
     WorkingHoursFactory,
 )
+from tests.fakes import google_oidc
+from tests.fakes.google_oidc import FakeGoogle
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 # A Monday well in the future, outside any daylight-saving change.
@@ -42,9 +45,20 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.CACHES["default"]["LOCATION"] = f"{base}/{int(db or 0) - int(worker[2:])}"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture
+def fake_google() -> Iterator[FakeGoogle]:
+    """The local fake of Google's OAuth/OIDC endpoints (started by the plugin in
+    tests/fakes/google_oidc.py before Django loads), emptied for each test."""
+    assert google_oidc.running is not None
+    google_oidc.running.reset()
+    yield google_oidc.running
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> None:
-    cache.clear()  # Nothing left over from an earlier run (Redis outlives the test process).
+    # Throttle and lockout counters, cached tokens and used TOTP codes live in the cache,
+    # keyed by ids the next test reuses; Redis also outlives the test process.
+    cache.clear()
 
 
 def sydney(day: date, hour: int, minute: int = 0) -> datetime:

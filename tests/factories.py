@@ -1,6 +1,7 @@
 from datetime import time
 
 import factory
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Group
 
 from accounts.models import User
@@ -23,6 +24,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
         if create and extracted:
             self.groups.add(Group.objects.get(name=extracted))
+
+    @factory.post_generation
+    def totp(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        """Enrol a TOTP factor: by default for users who must have one (as they would have
+        before seeing anything); `totp=False` leaves them unenrolled, `totp=True` forces it."""
+        from accounts.services import mfa_required
+
+        if create and (extracted if extracted is not None else mfa_required(self)):
+            TOTP.activate(self, generate_totp_secret())
 
 
 class ClinicFactory(factory.django.DjangoModelFactory):

@@ -16,8 +16,27 @@ pytestmark = pytest.mark.django_db
 PUBLIC_ROUTES = {
     "/healthz/": "liveness probe",
     "/readyz/": "readiness probe",
-    "/admin/login/": "the sign-in page itself",
     "/admin/logout/": "signing out",
+    # django-allauth's sign-in journey: each page shows a form or a message, never data.
+    "/accounts/login/": "the sign-in page itself",
+    "/accounts/logout/": "signing out",
+    "/accounts/inactive/": "tells a deactivated user why they cannot sign in",
+    "/accounts/signup/": "says sign-up is closed (staff are invited)",
+    "/accounts/password/reset/": "asks for an email to send a reset link to",
+    "/accounts/password/reset/done/": "says the reset link was sent",
+    "/accounts/password/reset/key/1-1/": "the reset link itself (checks its key)",
+    "/accounts/password/reset/key/done/": "says the password was changed",
+    "/accounts/confirm-email/": "confirms an address from an emailed key",
+    "/accounts/confirm-email/1/": "confirms an address from an emailed key",
+    "/accounts/google/login/": "starts Google sign-in",
+    "/accounts/google/login/callback/": "Google's redirect back (state + PKCE checked)",
+    "/accounts/3rdparty/login/cancelled/": "says Google sign-in was cancelled",
+    "/accounts/3rdparty/login/error/": "says Google sign-in failed",
+    "/accounts/3rdparty/signup/": "refuses sign-up through Google",
+    "/accounts/social/login/cancelled/": "allauth's old address for the page above",
+    "/accounts/social/login/error/": "allauth's old address for the page above",
+    "/accounts/social/signup/": "allauth's old address for the page above",
+    "/accounts/social/connections/": "allauth's old address; redirects to sign-in",
 }
 
 

@@ -69,7 +69,7 @@ def test_patient_search_is_rate_limited_with_retry_after(reception_api, monkeypa
 
 
 def login(client: Client, email: str, password: str):
-    return client.post("/admin/login/", {"username": email, "password": password})
+    return client.post("/accounts/login/", {"login": email, "password": password})
 
 
 def test_five_bad_passwords_lock_the_account_even_against_the_right_one(client):
@@ -89,7 +89,7 @@ def test_five_bad_passwords_lock_the_account_even_against_the_right_one(client):
 
 def test_a_sign_in_cycles_the_session_key_and_is_audited(client):
     user = UserFactory(is_staff=True)
-    client.get("/admin/login/")
+    client.get("/accounts/login/")
     client.session.save()
     before = client.session.session_key
 

@@ -3,6 +3,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import ApiToken, User
+from audit.models import AuditEvent
+from audit.services import audit_account
 
 DEFAULT_SCOPES = ["*:read", "*:write"]
 
@@ -29,5 +31,11 @@ class Command(BaseCommand):
             resource, _, action = scope.partition(":")
             if not resource or action not in {"read", "write"}:
                 raise CommandError(f"Bad scope {scope!r}: use <resource>:read or <resource>:write.")
-        _, raw = ApiToken.issue(user=user, name=options["name"], scopes=options["scopes"])
+        token, raw = ApiToken.issue(user=user, name=options["name"], scopes=options["scopes"])
+        audit_account(
+            request=None,
+            action=AuditEvent.Action.TOKEN_ISSUE,
+            obj=token,
+            detail={"user": user.pk, "scopes": token.scopes, "via": "issue_api_token"},
+        )
         self.stdout.write(raw)

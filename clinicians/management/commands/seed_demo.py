@@ -212,7 +212,7 @@ class Command(BaseCommand):
             f"clinics, {Clinician.objects.count()} clinicians, {Patient.objects.count()} patients, "
             f"{Appointment.objects.count()} appointments ({created} new)."
         )
-        self.stdout.write("Staff accounts (sign in at http://127.0.0.1:8000/admin/):")
+        self.stdout.write("Staff accounts (sign in at http://127.0.0.1:8000/):")
         for role, email in accounts:
             self.stdout.write(f"  {role:<15} {email:<28} password: {DEMO_PASSWORD}")
 

@@ -1,0 +1,116 @@
+"""How django-allauth signs staff in: invitation only, Google keyed on `sub`, MFA secrets
+encrypted. allauth calls these adapters; nothing here patches allauth itself."""
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialAccount, SocialLogin
+from django.conf import settings
+from django.http import HttpRequest
+from django.shortcuts import render
+
+from accounts.models import User
+from accounts.services import INVITED_USER_SESSION_KEY, mfa_required
+from audit.services import audit_login
+from nexus import crypto
+
+
+def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The address a password attempt was for, whichever form sent it (AXES_USERNAME_CALLABLE)."""
+    source = credentials or getattr(request, "data", request.POST)
+    login = source.get("email") or source.get("username") or source.get("login")
+    return login.strip().lower() if isinstance(login, str) else None
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # A practice admin invites staff (accounts.services.user_invite); nobody signs up.
+        return False
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Google sign-in for staff who already have a Nexus account.
+
+    An account is found by Google's `sub` (allauth's SocialAccount.uid, unique per
+    provider), never by email. The first Google sign-in links `sub` to an account only
+    through that person's invitation link, and only when Google vouches for the invited
+    address. Every refusal is audited and answers 403.
+    """
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
+        return False
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        claims = sociallogin.account.extra_data
+        if claims.get("email_verified") is not True:
+            self._refuse(request, "email_unverified")
+        allowed = settings.NEXUS_GOOGLE_ALLOWED_DOMAINS
+        if allowed and claims.get("hd") not in allowed:
+            self._refuse(request, "domain_not_allowed")
+        if sociallogin.is_existing:
+            if not sociallogin.user.is_active:
+                self._refuse(request, "account_inactive", sociallogin.user.pk)
+            return
+        user = self._invited_user(request)
+        if user is None:
+            self._refuse(request, "not_invited")
+        elif str(claims.get("email", "")).lower() != user.email.lower():
+            self._refuse(request, "email_differs_from_invitation", user.pk)
+        elif SocialAccount.objects.filter(
+            user=user, provider=sociallogin.account.provider
+        ).exists():
+            self._refuse(request, "another_google_account_linked", user.pk)
+        else:
+            sociallogin.connect(request, user)
+            request.session.pop(INVITED_USER_SESSION_KEY, None)
+
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        # A bad state, a token for another audience, an expired token: allauth shows its
+        # error page; the attempt goes on the record first.
+        audit_login(
+            request=request,
+            user_id=None,
+            succeeded=False,
+            detail={"method": provider.id, "reason": str(error or "provider_error")[:40]},
+        )
+
+    @staticmethod
+    def _invited_user(request: HttpRequest) -> User | None:
+        pk = request.session.get(INVITED_USER_SESSION_KEY)
+        return User.objects.filter(pk=pk, is_active=True).first() if pk else None
+
+    @staticmethod
+    def _refuse(request: HttpRequest, reason: str, user_id: int | None = None) -> None:
+        audit_login(
+            request=request,
+            user_id=user_id,
+            succeeded=False,
+            detail={"method": "google", "reason": reason},
+        )
+        response = render(request, "account/google_refused.html", {"reason": reason}, status=403)
+        raise ImmediateHttpResponse(response)
+
+
+class MfaAdapter(DefaultMFAAdapter):
+    """TOTP keys and recovery-code seeds are stored encrypted (nexus.crypto). Someone who
+    must use a second factor cannot remove their authenticator app, only replace it."""
+
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        return authenticator.type != Authenticator.Type.TOTP or not mfa_required(authenticator.user)
+
+    def encrypt(self, text: str) -> str:
+        return crypto.encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return crypto.decrypt(encrypted_text)

@@ -1,0 +1,73 @@
+"""The staff pages over the trail: who accessed a record, and what someone did."""
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from tests.factories import PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_browser(admin_user) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_an_admin_sees_who_accessed_a_record_and_that_look_is_recorded(
+    admin_browser, admin_user, reception_api, reception_user
+):
+    patient = PatientFactory(given_name="Grace", family_name="Hopper")
+    other = PatientFactory()
+    reception_api.get(f"/api/v1/patients/{patient.pk}/")
+    reception_api.get(f"/api/v1/patients/{other.pk}/")
+
+    response = admin_browser.get(f"/audit/patients/{patient.pk}/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Grace Hopper" in page
+    assert str(reception_user) in page
+    events = response.context["page"].events
+    assert {e.patient_id for e in events} == {patient.pk}
+    assert AuditEvent.objects.filter(
+        action="read", patient=patient, actor=admin_user, detail__view="access_log"
+    ).exists()
+
+
+def test_an_admin_sees_one_persons_activity(admin_browser, reception_api, reception_user):
+    patient = PatientFactory()
+    reception_api.get(f"/api/v1/patients/{patient.pk}/")
+    UserFactory()
+
+    response = admin_browser.get(f"/audit/?actor={reception_user.pk}")
+
+    assert response.status_code == 200
+    events = response.context["page"].events
+    assert events and {e.actor_id for e in events} == {reception_user.pk}
+
+
+def test_the_activity_page_costs_a_fixed_number_of_queries(
+    admin_browser, reception_api, django_assert_max_num_queries
+):
+    # Session, user, permissions, staff list, events (actors joined), audit of the page…
+    for patient in PatientFactory.create_batch(20):
+        reception_api.get(f"/api/v1/patients/{patient.pk}/")
+
+    with django_assert_max_num_queries(10):
+        response = admin_browser.get("/audit/")
+
+    assert len(response.context["page"].events) == 21  # 20 reads and the admin's sign-in
+
+
+@pytest.mark.parametrize("role", ["reception", "clinician"])
+def test_other_roles_cannot_open_the_audit_pages(role):
+    patient = PatientFactory()
+    client = Client()
+    client.force_login(UserFactory(role=role))
+
+    assert client.get("/audit/").status_code == 403
+    assert client.get(f"/audit/patients/{patient.pk}/").status_code == 403
+    assert not AuditEvent.objects.filter(patient=patient).exists()
