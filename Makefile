@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run setup test test-postgres lint typecheck check-deploy ci clean
+.PHONY: run setup test test-browser test-postgres lint typecheck check-deploy ci clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -26,6 +26,10 @@ run: setup
 
 test: setup
 	$(RUN) python -m pytest -n 2 -q  # -m: puts the project on sys.path for the -p plugins
+
+# Needs Chromium at /usr/bin/chromium (apt-get install chromium); .ci/run installs it.
+test-browser: setup
+	$(RUN) python -m pytest -m browser -q tests/browser
 
 lint: setup
 	$(RUN) ruff check .

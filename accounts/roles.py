@@ -32,6 +32,8 @@ _FRONT_DESK = [
     "appointments.view_appointment",
     "appointments.add_appointment",
     "appointments.change_appointment",
+    "documents.view_document",
+    "documents.add_document",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -61,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "appointments.override_working_hours",
         "notes.view_clinicalnote",
         "audit.view_auditevent",
+        "documents.delete_document",
     ],
     CLINICIAN: [
         *_REFERENCE_DATA,
@@ -73,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "notes.change_clinicalnote",
         "notes.view_note_body",
         "notes.sign_clinicalnote",
+        "documents.delete_document",
     ],
     RECEPTION: [
         *_REFERENCE_DATA,

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "appointments",
     "notes",
     "audit",
+    "documents",
     "axes",
 ]
 
@@ -243,8 +244,39 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 # the apps' folders instead.
 STATIC_MANIFEST = env.bool("DJANGO_STATIC_MANIFEST", default=not DEBUG)
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+# Patient documents: local files in development, a private S3 bucket in production.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+NEXUS_DOCUMENT_MAX_MB = env.int("NEXUS_DOCUMENT_MAX_MB", default=25)
+NEXUS_DOCUMENT_URL_SECONDS = env.int("NEXUS_DOCUMENT_URL_SECONDS", default=300)
+NEXUS_DOCUMENT_PURGE_DAYS = env.int("NEXUS_DOCUMENT_PURGE_DAYS", default=30)
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
+FILE_UPLOAD_PERMISSIONS = 0o600
+_server_side_encryption = env.str("AWS_S3_SERVER_SIDE_ENCRYPTION", default="AES256")
+_kms_key_id = env.str("AWS_S3_KMS_KEY_ID", default="")
+# django-storages' S3 backend as production uses it (integrations.md §7): private, encrypted
+# at rest, presigned links that expire, never overwriting an object.
+NEXUS_S3_OPTIONS = {
+    "bucket_name": AWS_STORAGE_BUCKET_NAME,
+    "region_name": env.str("AWS_S3_REGION_NAME", default="ap-southeast-2"),
+    "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+    "querystring_auth": True,
+    "querystring_expire": NEXUS_DOCUMENT_URL_SECONDS,
+    "file_overwrite": False,
+    "default_acl": None,
+    "object_parameters": {
+        "ServerSideEncryption": _server_side_encryption,
+        **({"SSEKMSKeyId": _kms_key_id} if _kms_key_id else {}),
+        "CacheControl": "private, no-store",
+    },
+    "signature_version": "s3v4",
+    "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="virtual"),
+}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": NEXUS_S3_OPTIONS}
+        if AWS_STORAGE_BUCKET_NAME
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -324,6 +356,7 @@ REST_FRAMEWORK = {
         "anon": env.str("NEXUS_RATE_ANON", default="60/min"),
         "user": env.str("NEXUS_RATE_USER", default="1200/min"),
         "search": env.str("NEXUS_RATE_SEARCH", default="120/min"),
+        "uploads": env.str("NEXUS_RATE_UPLOADS", default="120/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
 from audit.api.views import AuditEventViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
+from documents.api.views import DocumentViewSet, PatientDocumentViewSet
 from nexus import health, views
 from notes.api.views import ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
@@ -18,6 +19,10 @@ router.register("clinics", ClinicViewSet)
 router.register("disciplines", DisciplineViewSet)
 router.register("clinicians", ClinicianViewSet)
 router.register("patients", PatientViewSet)
+router.register(
+    r"patients/(?P<patient_pk>\d+)/documents", PatientDocumentViewSet, basename="patient-documents"
+)
+router.register("documents", DocumentViewSet)
 router.register("referrers", ReferrerViewSet)
 router.register("coordinators", CoordinatorViewSet)
 router.register("appointment-types", AppointmentTypeViewSet)
@@ -36,6 +41,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
+    path("patients/", include("patients.urls")),
+    path("calendar/", include("appointments.urls")),
+    path("notes/", include("notes.urls")),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -122,3 +122,14 @@ def practice(db) -> Practice:
 @pytest.fixture
 def patient(db):
     return PatientFactory(given_name="Ada", family_name="Lovelace")
+
+
+@pytest.fixture
+def local_media(settings, tmp_path):
+    """Documents and uploads go to a fresh folder on local disk, as in development."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    }
+    return settings.MEDIA_ROOT

@@ -13,3 +13,14 @@ class SearchRateThrottle(UserRateThrottle):
         if not request.query_params.get("search"):
             return True
         return super().allow_request(request, view)
+
+
+class UploadRateThrottle(UserRateThrottle):
+    """Uploads per user: each one costs storage, hashing and a scan of the bytes."""
+
+    scope = "uploads"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)

@@ -1,0 +1,57 @@
+from datetime import datetime
+
+from django import forms
+
+from appointments.models import Appointment, AppointmentType
+from clinicians.models import Clinic, Clinician
+from patients.models import Patient
+
+
+class _WhenForm(forms.Form):
+    """A clinic-local date and time, made aware in the clinic's zone."""
+
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 300}))
+
+    def start_in(self, clinic: Clinic) -> datetime:
+        return datetime.combine(
+            self.cleaned_data["date"], self.cleaned_data["time"], tzinfo=clinic.tz
+        )
+
+
+class BookingForm(_WhenForm):
+    patient = forms.ModelChoiceField(
+        queryset=Patient.objects.filter(archived=False),
+        widget=forms.HiddenInput,
+        error_messages={"required": "Find and choose the patient first."},
+    )
+    clinician = forms.ModelChoiceField(queryset=Clinician.objects.filter(is_active=True))
+    clinic = forms.ModelChoiceField(
+        queryset=Clinic.objects.filter(is_active=True), widget=forms.HiddenInput
+    )
+    appointment_type = forms.ModelChoiceField(
+        queryset=AppointmentType.objects.filter(is_active=True), label="Type"
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    override_working_hours = forms.BooleanField(
+        required=False, label="Book outside working hours or during time off"
+    )
+
+
+class RescheduleForm(_WhenForm):
+    clinician = forms.ModelChoiceField(queryset=Clinician.objects.filter(is_active=True))
+    override_working_hours = forms.BooleanField(
+        required=False, label="Move outside working hours or during time off"
+    )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        max_length=250,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell"}),
+        error_messages={"required": "Say why the appointment is cancelled."},
+    )
+
+
+class StatusForm(forms.Form):
+    to = forms.ChoiceField(choices=Appointment.Status.choices)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from appointments import views
+
+app_name = "appointments"
+urlpatterns = [
+    path("", views.calendar, name="calendar"),
+    path("book/", views.book, name="book"),
+    path("appointments/<int:pk>/", views.appointment_panel, name="panel"),
+    path("appointments/<int:pk>/status/", views.appointment_status, name="status"),
+    path("appointments/<int:pk>/cancel/", views.appointment_cancel_view, name="cancel"),
+    path("appointments/<int:pk>/move/", views.appointment_move, name="move"),
+]

@@ -1,0 +1,288 @@
+"""The staff calendar: day and week views, booking from a free time, and an appointment's
+panel (status, reschedule, cancel). Pages are whole documents; with HTMX the panels load
+beside the calendar without a page change."""
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.models import User
+from appointments.calendar import calendar_page
+from appointments.forms import BookingForm, CancelForm, RescheduleForm, StatusForm
+from appointments.models import Appointment
+from appointments.selectors import appointment_list
+from appointments.services import (
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    appointment_transition,
+)
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from clinicians.models import Clinic
+from nexus.errors import DomainError
+
+VIEWS = {"day": 1, "week": 7}
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _clinic(request: HttpRequest) -> Clinic:
+    clinics = Clinic.objects.filter(is_active=True).order_by("name")
+    chosen = request.GET.get("clinic", "")
+    return (clinics.filter(pk=chosen).first() if chosen.isdigit() else None) or get_object_or_404(
+        clinics[:1]
+    )
+
+
+def calendar_url(clinic: Clinic, day: date, view: str = "day", **extra: Any) -> str:
+    query = {"clinic": clinic.pk, "date": day.isoformat(), "view": view, **extra}
+    return f"{reverse('appointments:calendar')}?{urlencode(query, doseq=True)}"
+
+
+@require_GET
+@login_required
+@permission_required("appointments.view_appointment", raise_exception=True)
+def calendar(request: HttpRequest) -> HttpResponse:
+    clinic = _clinic(request)
+    view = request.GET.get("view", "day")
+    days = VIEWS.get(view, 1)
+    today = timezone.localdate(timezone=clinic.tz)
+    try:
+        day = date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        day = today
+    if days == 7:
+        day -= timedelta(days=day.weekday())  # weeks start on Monday
+    chosen = [int(c) for c in request.GET.getlist("clinician") if c.isdigit()]
+    page = calendar_page(
+        user=_user(request), clinic=clinic, start_day=day, days=days, clinician_ids=chosen
+    )
+    shown = [p.appointment for column in page.columns for p in column.appointments]
+    if shown:
+        audit_record(
+            request=request,
+            action=AuditEvent.Action.READ,
+            targets=[Target.of(a, "patient_id") for a in shown],
+            detail={"view": "calendar"},
+        )
+    step = timedelta(days=days)
+    context = {
+        "page": page,
+        "view": view,
+        "day": day,
+        "today_url": calendar_url(clinic, today, view, clinician=chosen),
+        "previous_url": calendar_url(clinic, day - step, view, clinician=chosen),
+        "next_url": calendar_url(clinic, day + step, view, clinician=chosen),
+        "day_url": calendar_url(clinic, day, "day", clinician=chosen),
+        "week_url": calendar_url(clinic, day, "week", clinician=chosen),
+        "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
+        "chosen": chosen,
+        "column_count": len(page.columns),
+    }
+    return render(request, "appointments/calendar.html", context)
+
+
+def _panel(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """A panel beside the calendar (HTMX), or the same content as a page of its own."""
+    htmx = request.htmx  # type: ignore[attr-defined]
+    return render(request, template, {"base": "_partial.html" if htmx else "base.html", **context})
+
+
+def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+    messages.success(request, message)
+    day = timezone.localtime(appointment.start, appointment.clinic.tz).date()
+    url = calendar_url(appointment.clinic, day)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)  # type: ignore[attr-defined]
+
+
+def _form_error(form: Form, error: DomainError) -> None:
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.detail)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("appointments.add_appointment", raise_exception=True)
+def book(request: HttpRequest) -> HttpResponse:
+    """Book a patient into a free time: the slot comes from the calendar."""
+    if request.method == "POST":
+        form = BookingForm(request.POST)
+    else:
+        initial: dict[str, Any] = {"clinician": request.GET.get("clinician")}
+        clinic = _clinic(request)
+        initial["clinic"] = clinic.pk
+        try:
+            start = datetime.fromisoformat(request.GET.get("start", "")).astimezone(clinic.tz)
+            initial |= {"date": start.date(), "time": start.time().replace(second=0)}
+        except ValueError:
+            pass
+        form = BookingForm(initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        override = data["override_working_hours"]
+        if override and not request.user.has_perm("appointments.override_working_hours"):
+            form.add_error("override_working_hours", "You may not book outside working hours.")
+        else:
+            try:
+                appointment = appointment_book(
+                    patient=data["patient"],
+                    clinician=data["clinician"],
+                    clinic=data["clinic"],
+                    appointment_type=data["appointment_type"],
+                    start=form.start_in(data["clinic"]),
+                    notes=data["notes"],
+                    created_by=_user(request),
+                    override_working_hours=override,
+                )
+            except DomainError as error:
+                _form_error(form, error)
+            else:
+                audit_record(
+                    request=request,
+                    action=AuditEvent.Action.CREATE,
+                    targets=[Target.of(appointment, "patient_id")],
+                    detail={"view": "calendar_book"},
+                )
+                when = timezone.localtime(appointment.start, appointment.clinic.tz)
+                return _done(
+                    request,
+                    appointment,
+                    f"Booked {appointment.patient} with {appointment.clinician} "
+                    f"on {when:%a %-d %b at %-I:%M %p}.",
+                )
+    # Keep the chosen patient on show when the form comes back with an error.
+    patient = form.cleaned_data.get("patient") if form.is_bound else None
+    return _panel(request, "appointments/book.html", {"form": form, "patient": patient})
+
+
+def _appointment(request: HttpRequest, pk: int) -> Appointment:
+    return get_object_or_404(appointment_list(user=_user(request)), pk=pk)
+
+
+@require_GET
+@login_required
+@permission_required("appointments.view_appointment", raise_exception=True)
+def appointment_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.READ,
+        targets=[Target.of(appointment, "patient_id")],
+        detail={"view": "calendar_panel"},
+    )
+    return _panel(request, "appointments/panel.html", _panel_context(appointment))
+
+
+def _panel_context(appointment: Appointment, **forms: Form) -> dict[str, Any]:
+    local = timezone.localtime(appointment.start, appointment.clinic.tz)
+    return {
+        "appointment": appointment,
+        "next_statuses": [
+            (status, Appointment.Status(status).label)
+            for status in Appointment.TRANSITIONS[appointment.status]
+            if status != Appointment.Status.CANCELLED
+        ],
+        "can_cancel": appointment.can_move_to(Appointment.Status.CANCELLED),
+        "can_move": appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
+        "cancel_form": forms.get("cancel_form") or CancelForm(),
+        "reschedule_form": forms.get("reschedule_form")
+        or RescheduleForm(
+            initial={
+                "date": local.date(),
+                "time": local.time(),
+                "clinician": appointment.clinician_id,
+            }
+        ),
+        "error": None,
+    }
+
+
+@require_POST
+@login_required
+@permission_required("appointments.change_appointment", raise_exception=True)
+def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    form = StatusForm(request.POST)
+    context = _panel_context(appointment)
+    if form.is_valid():
+        try:
+            updated = appointment_transition(appointment=appointment, to=form.cleaned_data["to"])
+        except DomainError as error:
+            context["error"] = error.detail
+        else:
+            _audit_change(request, updated, "status")
+            return _done(
+                request,
+                updated,
+                f"{updated.patient} is now {updated.get_status_display().lower()}.",
+            )
+    return _panel(request, "appointments/panel.html", context)
+
+
+@require_POST
+@login_required
+@permission_required("appointments.change_appointment", raise_exception=True)
+def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            updated = appointment_cancel(
+                appointment=appointment, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            _audit_change(request, updated, "cancel")
+            return _done(request, updated, f"Cancelled {updated.patient}'s appointment.")
+    return _panel(request, "appointments/panel.html", _panel_context(appointment, cancel_form=form))
+
+
+@require_POST
+@login_required
+@permission_required("appointments.change_appointment", raise_exception=True)
+def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    form = RescheduleForm(request.POST)
+    if form.is_valid():
+        override = form.cleaned_data["override_working_hours"]
+        if override and not request.user.has_perm("appointments.override_working_hours"):
+            form.add_error("override_working_hours", "You may not book outside working hours.")
+        else:
+            try:
+                updated = appointment_reschedule(
+                    appointment=appointment,
+                    start=form.start_in(appointment.clinic),
+                    clinician=form.cleaned_data["clinician"],
+                    override_working_hours=override,
+                )
+            except DomainError as error:
+                _form_error(form, error)
+            else:
+                _audit_change(request, updated, "reschedule")
+                return _done(request, updated, f"Moved {updated.patient}'s appointment.")
+    return _panel(
+        request, "appointments/panel.html", _panel_context(appointment, reschedule_form=form)
+    )
+
+
+def _audit_change(request: HttpRequest, appointment: Appointment, view: str) -> None:
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.UPDATE,
+        targets=[Target.of(appointment, "patient_id")],
+        detail={"view": f"calendar_{view}"},
+    )

@@ -1,0 +1,72 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from patients.models import Patient
+
+
+def document_key(instance: "Document", filename: str) -> str:
+    """Object keys are made here, never from the uploaded name (security.md R29)."""
+    return f"patients/{instance.patient_id}/{uuid.uuid4().hex}"
+
+
+class Document(models.Model):
+    """A file in a patient's record: referral, report, scan or photo.
+
+    The bytes live in the default storage (S3 in production) under a server-made key; the
+    name the uploader gave is kept only as sanitised metadata for downloads. Deleting is
+    soft: the row and the object stay until `purge_documents` removes the object.
+    """
+
+    class Category(models.TextChoices):
+        REFERRAL = "referral", "Referral"
+        REPORT = "report", "Report or letter"
+        IMAGING = "imaging", "Imaging"
+        PHOTO = "photo", "Clinical photo"
+        CONSENT = "consent", "Consent form"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="documents")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    description = models.CharField(max_length=200, blank=True)
+    file = models.FileField(upload_to=document_key, max_length=200)
+    original_name = models.CharField(max_length=150, help_text="Sanitised; for downloads only.")
+    content_type = models.CharField(max_length=100, help_text="Sniffed from the bytes.")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    purged_at = models.DateTimeField(null=True, blank=True, help_text="Object removed.")
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-uploaded_at"])]
+        constraints = [
+            # The same file twice for one patient is a mistake: report it, store it once.
+            models.UniqueConstraint(
+                fields=["patient", "sha256"],
+                condition=Q(deleted_at__isnull=True),
+                name="document_unique_content_per_patient",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} {self.pk}"
+
+    @property
+    def key(self) -> str:
+        """Where the bytes are in storage."""
+        return self.file.name or ""

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from notes import views
+
+app_name = "notes"
+urlpatterns = [
+    path("new/<int:patient_id>/", views.note_new, name="new"),
+    path("<int:pk>/", views.note_edit, name="edit"),
+    path("<int:pk>/addendum/", views.note_addendum, name="addendum"),
+]

@@ -1,0 +1,41 @@
+from django import forms
+
+from patients.models import Patient
+
+
+class PatientForm(forms.ModelForm):
+    """Registration and edits at the front desk; the model's validators give the errors
+    (Medicare check digit, phone numbers, NDIS format, date of birth)."""
+
+    class Meta:
+        model = Patient
+        fields = [
+            "given_name",
+            "family_name",
+            "preferred_name",
+            "date_of_birth",
+            "sex",
+            "phone",
+            "email",
+            "address",
+            "suburb",
+            "state",
+            "postcode",
+            "medicare_number",
+            "medicare_irn",
+            "ndis_number",
+            "dva_number",
+            "funding_type",
+            "home_clinic",
+            "referrer",
+            "coordinator",
+            "emergency_contact_name",
+            "emergency_contact_phone",
+            "sms_consent",
+            "email_consent",
+            "alerts",
+        ]
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "alerts": forms.Textarea(attrs={"rows": 2}),
+        }

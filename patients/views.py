@@ -1,0 +1,156 @@
+"""Staff pages for patients: the list with instant search, registration and edits, and
+the chart, which shows one patient's record in one place."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.models import User
+from appointments.selectors import appointment_list
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from documents.views import documents_context
+from notes.selectors import note_list, user_can_read_note_body
+from patients.forms import PatientForm
+from patients.models import Patient
+from patients.selectors import patient_list, patient_search
+from patients.services import patient_register, patient_update
+
+CHART_APPOINTMENTS = 10
+CHART_NOTES = 20
+SEARCH_RESULTS = 25
+
+
+def _search(request: HttpRequest) -> tuple[str, list[Patient]]:
+    """Patients matching ?q=, audited: one event per patient shown, never the search text."""
+    user: User = request.user  # type: ignore[assignment]
+    term = request.GET.get("q", "").strip()[:100]
+    found: list[Patient] = []
+    if term:
+        matches = patient_search(patient_list(user=user, include_archived=False), term)
+        found = list(matches.only(*_LISTED)[:SEARCH_RESULTS])
+    if found:
+        audit_record(
+            request=request,
+            action=AuditEvent.Action.SEARCH,
+            targets=[Target.of(p, "pk") for p in found],
+            detail={"view": "patient_search"},
+        )
+    return term, found
+
+
+_LISTED = (
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "date_of_birth",
+    "phone",
+    "medicare_number",
+)
+
+
+@require_GET
+@login_required
+@permission_required("patients.view_patient", raise_exception=True)
+def patient_index(request: HttpRequest) -> HttpResponse:
+    """Find a patient as you type: name, phone or Medicare number."""
+    term, found = _search(request)
+    template = "patients/_results.html" if request.htmx else "patients/index.html"  # type: ignore[attr-defined]
+    return render(request, template, {"term": term, "patients": found})
+
+
+@require_GET
+@login_required
+@permission_required("patients.view_patient", raise_exception=True)
+def patient_pick(request: HttpRequest) -> HttpResponse:
+    """Search results to choose from inside another form (booking)."""
+    term, found = _search(request)
+    return render(request, "patients/_pick.html", {"term": term, "patients": found})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("patients.add_patient", raise_exception=True)
+def patient_create(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = patient_register(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            audit_record(
+                request=request,
+                action=AuditEvent.Action.CREATE,
+                targets=[Target.of(patient, "pk")],
+                detail={"view": "patient_create"},
+            )
+            messages.success(request, f"Registered {patient}.")
+            return redirect("patients:chart", patient.pk)
+    return render(request, "patients/form.html", {"form": form, "patient": None})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("patients.change_patient", raise_exception=True)
+def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    patient = get_object_or_404(patient_list(user=user), pk=patient_id)
+    form = PatientForm(request.POST or None, instance=patient)
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.UPDATE if request.method == "POST" else AuditEvent.Action.READ,
+        targets=[Target.of(patient, "pk")],
+        detail={"view": "patient_edit"},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_update(patient=patient, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved {patient}.")
+            return redirect("patients:chart", patient.pk)
+    return render(request, "patients/form.html", {"form": form, "patient": patient})
+
+
+@require_GET
+@login_required
+@permission_required("patients.view_patient", raise_exception=True)
+def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    patient = get_object_or_404(
+        patient_list(user=user).select_related("home_clinic", "referrer", "coordinator"),
+        pk=patient_id,
+    )
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.READ,
+        targets=[Target.of(patient, "pk")],
+        detail={"view": "chart"},
+    )
+    now = timezone.now()
+    appointments = appointment_list(user=user).filter(patient=patient)
+    notes = list(note_list(user=user).filter(patient=patient)[:CHART_NOTES])
+    if notes:
+        audit_record(
+            request=request,
+            action=AuditEvent.Action.READ,
+            targets=[Target.of(n, "patient_id") for n in notes],
+            detail={"view": "chart_notes"},
+        )
+    context = {
+        "notes": notes,
+        "can_read_notes": user_can_read_note_body(user),
+        "patient": patient,
+        "upcoming": list(
+            appointments.filter(start__gte=now).order_by("start")[:CHART_APPOINTMENTS]
+        ),
+        "past": list(appointments.filter(start__lt=now).order_by("-start")[:CHART_APPOINTMENTS]),
+        **documents_context(request, patient),
+    }
+    return render(request, "patients/chart.html", context)

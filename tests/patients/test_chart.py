@@ -1,0 +1,88 @@
+"""The patient chart page: demographics, appointments and documents, audited."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from tests.documents.corpus import pdf
+from tests.factories import AppointmentFactory, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def browser_for(role: str) -> Client:
+    client = Client()
+    client.force_login(UserFactory(role=role))
+    return client
+
+
+@pytest.fixture
+def ada(db):
+    return PatientFactory(given_name="Ada", family_name="Lovelace", alerts="Latex allergy")
+
+
+def test_the_chart_shows_the_record_and_records_the_look(ada, local_media):
+    client = browser_for("clinician")
+    soon = timezone.now() + timedelta(days=3)
+    AppointmentFactory(patient=ada, start=soon)
+    AppointmentFactory(patient=ada, start=soon - timedelta(days=30))
+    client.post(
+        f"/api/v1/patients/{ada.pk}/documents/",
+        {"file": _named(pdf(), "referral.pdf"), "category": "referral"},
+    )
+
+    response = client.get(f"/patients/{ada.pk}/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Ada Lovelace" in page and "Latex allergy" in page and "referral.pdf" in page
+    assert len(response.context["upcoming"]) == len(response.context["past"]) == 1
+    assert AuditEvent.objects.filter(action="read", patient=ada, detail__view="chart").count() == 1
+    assert AuditEvent.objects.filter(detail__view="chart_documents", patient=ada).count() == 1
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_chart_costs_a_fixed_number_of_queries(ada, local_media, django_assert_max_num_queries):
+    client = browser_for("reception")
+    soon = timezone.now() + timedelta(days=3)
+    for days in range(8):
+        AppointmentFactory(patient=ada, start=soon + timedelta(days=days))
+        AppointmentFactory(patient=ada, start=soon - timedelta(days=30 + days))
+    client.get(f"/patients/{ada.pk}/")  # warm the session and permission caches
+
+    with django_assert_max_num_queries(12):
+        assert client.get(f"/patients/{ada.pk}/").status_code == 200
+
+
+def test_someone_without_a_role_cannot_open_a_chart(ada):
+    response = browser_for("").get(f"/patients/{ada.pk}/")
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(patient=ada).exists()
+
+
+def test_a_missing_patient_is_404():
+    assert browser_for("reception").get("/patients/999999/").status_code == 404
+
+
+def test_the_documents_panel_filters_by_category_and_hides_from_outsiders(ada, local_media):
+    client = browser_for("reception")
+    client.post(
+        f"/api/v1/patients/{ada.pk}/documents/",
+        {"file": _named(pdf(), "referral.pdf"), "category": "referral"},
+    )
+
+    referrals = client.get(f"/patients/{ada.pk}/documents/?category=referral")
+    photos = client.get(f"/patients/{ada.pk}/documents/?category=photo")
+    outsider = browser_for("").get(f"/patients/{ada.pk}/documents/")
+
+    assert b"referral.pdf" in referrals.content
+    assert b"referral.pdf" not in photos.content
+    assert outsider.status_code == 404
+
+
+def _named(content: bytes, name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content)
