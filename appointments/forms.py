@@ -10,8 +10,11 @@ from patients.models import Patient
 class _WhenForm(forms.Form):
     """A clinic-local date and time, made aware in the clinic's zone."""
 
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time", "step": 300}))
+    # Browsers accept only ISO values in date and time inputs, whatever the locale.
+    date = forms.DateField(widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    time = forms.TimeField(
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "step": 300})
+    )
 
     def start_in(self, clinic: Clinic) -> datetime:
         return datetime.combine(

@@ -28,14 +28,18 @@ class AuditConfig(AppConfig):
 
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     from audit.services import audit_login
+    from nexus.metrics import metric_increment
 
+    metric_increment("nexus_sign_ins_total", "success")
     if request is not None:
         audit_login(request=request, user_id=user.pk, succeeded=True)
 
 
 def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: Any) -> None:
     from audit.services import audit_login
+    from nexus.metrics import metric_increment
 
+    metric_increment("nexus_sign_ins_total", "failure")
     if request is not None:
         audit_login(request=request, user_id=None, succeeded=False)
 

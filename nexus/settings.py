@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "notes",
     "audit",
     "documents",
+    "booking",
     "axes",
 ]
 
@@ -223,6 +224,9 @@ NEXUS_ENCRYPTION_KEYS = env.list(
     # Development only, like the SECRET_KEY default: production must set its own.
     default=["ZGV2ZWxvcG1lbnQtb25seS1rZXktMDEyMzQ1Njc4OTA="] if DEBUG else environ.Env.NOTSET,
 )
+
+# /metrics answers only to "Authorization: Bearer <this>"; unset, it answers 404.
+NEXUS_METRICS_TOKEN = env.str("NEXUS_METRICS_TOKEN", default="")
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -9,7 +9,7 @@ from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
 from audit.api.views import AuditEventViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
 from documents.api.views import DocumentViewSet, PatientDocumentViewSet
-from nexus import health, views
+from nexus import health, metrics, views
 from notes.api.views import ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
 
@@ -44,6 +44,8 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("calendar/", include("appointments.urls")),
     path("notes/", include("notes.urls")),
+    path("book/", include("booking.urls")),
+    path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

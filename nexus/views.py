@@ -1,10 +1,75 @@
+from datetime import datetime, time, timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
+
+from accounts.models import User
+from appointments.models import Appointment
+from appointments.selectors import appointment_list
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from clinicians.models import Clinic, Clinician
+from notes.models import ClinicalNote
+
+TODAY_LIMIT = 100
 
 
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    """The day at a glance: today's appointments (a clinician's own, otherwise the
+    clinic's), who has arrived, and the signed-in clinician's unsigned notes."""
+    user: User = request.user  # type: ignore[assignment]
+    context: dict[str, object] = {}
+    clinic = Clinic.objects.filter(is_active=True).order_by("name").first()
+    if clinic is not None and user.has_perm("appointments.view_appointment"):
+        chosen = request.GET.get("clinic", "")
+        clinic = Clinic.objects.filter(pk=chosen).first() if chosen.isdigit() else clinic
+        today = timezone.localdate(timezone=clinic.tz)  # type: ignore[union-attr]
+        start = datetime.combine(today, time.min, tzinfo=clinic.tz)  # type: ignore[union-attr]
+        appointments = appointment_list(user=user).filter(
+            clinic=clinic, start__gte=start, start__lt=start + timedelta(days=1)
+        )
+        me = Clinician.objects.filter(user=user).first()
+        if me is not None:
+            appointments = appointments.filter(clinician=me)
+        todays = list(
+            appointments.exclude(status=Appointment.Status.CANCELLED).order_by("start")[
+                :TODAY_LIMIT
+            ]
+        )
+        if todays:
+            audit_record(
+                request=request,
+                action=AuditEvent.Action.READ,
+                targets=[Target.of(a, "patient_id") for a in todays],
+                detail={"view": "dashboard"},
+            )
+        context |= {
+            "clinic": clinic,
+            "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
+            "mine": me is not None,
+            "today": today,
+            "appointments": todays,
+            "arrived": [a for a in todays if a.status == Appointment.Status.ARRIVED],
+        }
+    if user.has_perm("notes.add_clinicalnote"):
+        context["drafts"] = drafts = list(
+            ClinicalNote.objects.filter(author=user, status=ClinicalNote.Status.DRAFT)
+            .select_related("patient")
+            .only(
+                "id", "kind", "title", "created_at", "patient__given_name", "patient__family_name"
+            )
+            .order_by("created_at")[:20]
+        )
+        if drafts:
+            audit_record(
+                request=request,
+                action=AuditEvent.Action.READ,
+                targets=[Target.of(n, "patient_id") for n in drafts],
+                detail={"view": "dashboard_drafts"},
+            )
+    return render(request, "home.html", context)

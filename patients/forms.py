@@ -36,6 +36,6 @@ class PatientForm(forms.ModelForm):
             "alerts",
         ]
         widgets = {
-            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "date_of_birth": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
             "alerts": forms.Textarea(attrs={"rows": 2}),
         }

@@ -37,6 +37,13 @@ PUBLIC_ROUTES = {
     "/accounts/social/login/error/": "allauth's old address for the page above",
     "/accounts/social/signup/": "allauth's old address for the page above",
     "/accounts/social/connections/": "allauth's old address; redirects to sign-in",
+    # Online booking for patients: listed clinicians, free times, a signed link per booking.
+    "/book/": "the public clinician directory",
+    "/book/1/": "a listed clinician's free times",
+    "/book/1/details/": "a patient gives their details to book",
+    "/book/done/1/": "the booking confirmation (signed link)",
+    "/book/cancel/1/": "cancelling a booking (signed link)",
+    "/metrics": "Prometheus counters, behind their own bearer token (404 without it)",
 }
 
 

@@ -34,7 +34,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        locale="en-AU",
+        timezone_id="Australia/Sydney",
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -55,5 +60,5 @@ def sign_in(page: Page, email: str, password: str) -> None:
         page.keyboard.press("Enter")
 
 
-def screenshot(page: Page, name: str) -> None:
-    page.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=True)
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+    page.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=full_page)

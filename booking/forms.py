@@ -1,0 +1,40 @@
+from datetime import date
+
+from django import forms
+from phonenumber_field.formfields import PhoneNumberField
+
+
+class PatientDetailsForm(forms.Form):
+    given_name = forms.CharField(label="First name", max_length=80)
+    family_name = forms.CharField(label="Last name", max_length=80)
+    # A plain text field (dd/mm/yyyy), not a date picker: people type a birthday faster
+    # than they scroll to 1950, and it behaves the same for keyboards and screen readers.
+    date_of_birth = forms.DateField(
+        help_text="For example 23/06/1985",
+        widget=forms.DateInput(
+            format="%d/%m/%Y",
+            attrs={"inputmode": "numeric", "autocomplete": "bday", "placeholder": "dd/mm/yyyy"},
+        ),
+    )
+    phone = PhoneNumberField(
+        label="Mobile", region="AU", widget=forms.TextInput(attrs={"autocomplete": "tel"})
+    )
+    email = forms.EmailField(required=False)
+    notes = forms.CharField(
+        label="Anything the clinic should know?",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    consent = forms.BooleanField(
+        label="I agree to the clinic keeping these details and contacting me about this "
+        "appointment.",
+        error_messages={"required": "Please agree so the clinic can hold your booking."},
+    )
+    sms_consent = forms.BooleanField(label="Send me reminders by SMS", required=False)
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        if born > date.today() or born.year < 1900:  # noqa: DTZ011 - a calendar date
+            raise forms.ValidationError("Check the date of birth.")
+        return born

@@ -1,0 +1,245 @@
+"""Public online booking: find a clinician, choose a time, give your details, done.
+
+No sign-in. Only clinicians marked `listed_publicly` and appointment types marked
+`bookable_online` appear. Nothing about patients is shown here, and the confirmation and
+cancel links carry only a signed appointment id.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from django.core import signing
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from appointments.models import Appointment, AppointmentType
+from appointments.selectors import Slot, clinician_availability
+from appointments.services import appointment_cancel
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from booking.forms import PatientDetailsForm
+from booking.services import online_booking_make
+from clinicians.models import Clinic, Clinician, Discipline
+from nexus.errors import DomainError
+from nexus.metrics import metric_increment
+from nexus.ratelimit import rate_limited
+
+DAYS_AHEAD = 14  # how far the directory looks for each clinician's next times
+WEEKS_AHEAD = 4  # how far a clinician's page can be paged, a week at a time
+NEXT_TIMES = 3
+_SALT = "booking.appointment"
+_LINK_AGE = 120 * 24 * 60 * 60  # a cancel link works for four months
+
+
+def _funnel(step: str) -> None:
+    metric_increment("nexus_booking_funnel_total", step)
+
+
+def _listed() -> QuerySet[Clinician]:
+    return Clinician.objects.filter(listed_publicly=True, is_active=True)
+
+
+def _bookable_types() -> QuerySet[AppointmentType]:
+    return AppointmentType.objects.filter(bookable_online=True, is_active=True).order_by(
+        "duration_minutes", "name"
+    )
+
+
+def _limited(request: HttpRequest, scope: str, limit: int) -> HttpResponse | None:
+    return rate_limited(request, scope=f"booking:{scope}", limit=limit, per_seconds=60)
+
+
+@require_http_methods(["GET"])
+def directory(request: HttpRequest) -> HttpResponse:
+    if refused := _limited(request, "directory", 60):
+        return refused
+    _funnel("directory_search")
+    clinicians = (
+        _listed().prefetch_related("disciplines", "clinics").order_by("family_name", "given_name")
+    )
+    name = request.GET.get("q", "").strip()[:80]
+    discipline = request.GET.get("discipline", "")
+    clinic = request.GET.get("clinic", "")
+    for word in name.split()[:3]:
+        clinicians = clinicians.filter(
+            Q(given_name__istartswith=word) | Q(family_name__istartswith=word)
+        )
+    if discipline.isdigit():
+        clinicians = clinicians.filter(disciplines=int(discipline))
+    if clinic.isdigit():
+        clinicians = clinicians.filter(clinics=int(clinic))
+    first_type = _bookable_types().first()
+    today = timezone.localdate()
+    listing = []
+    for clinician in clinicians.distinct()[:30]:
+        slots = (
+            clinician_availability(
+                clinician=clinician,
+                appointment_type=first_type,
+                start_date=today,
+                end_date=today + timedelta(days=DAYS_AHEAD),
+            )[:NEXT_TIMES]
+            if first_type
+            else []
+        )
+        listing.append((clinician, slots))
+    context = {
+        "listing": listing,
+        "q": name,
+        "discipline": discipline,
+        "clinic": clinic,
+        "disciplines": Discipline.objects.filter(clinicians__listed_publicly=True).distinct(),
+        "clinics": Clinic.objects.filter(
+            is_active=True, clinicians__listed_publicly=True
+        ).distinct(),
+        "first_type": first_type,
+    }
+    return render(request, "booking/directory.html", context)
+
+
+@require_http_methods(["GET"])
+def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    if refused := _limited(request, "slots", 60):
+        return refused
+    clinician = get_object_or_404(_listed().prefetch_related("disciplines"), pk=clinician_id)
+    types = list(_bookable_types())
+    if not types:
+        raise Http404
+    chosen = request.GET.get("type", "")
+    appointment_type = next((t for t in types if str(t.pk) == chosen), types[0])
+    _funnel("slot_view")
+    week = request.GET.get("week", "0")
+    week_number = int(week) if week.isdigit() and int(week) < WEEKS_AHEAD else 0
+    first_day = timezone.localdate() + timedelta(days=7 * week_number)
+    slots = clinician_availability(
+        clinician=clinician,
+        appointment_type=appointment_type,
+        start_date=first_day,
+        end_date=first_day + timedelta(days=6),
+    )
+    by_day: dict[date, list[Slot]] = defaultdict(list)
+    for slot in slots:
+        by_day[timezone.localtime(slot.start, slot.clinic.tz).date()].append(slot)
+    context = {
+        "clinician": clinician,
+        "types": types,
+        "appointment_type": appointment_type,
+        "days": sorted(by_day.items()),
+        "week": week_number,
+        "previous_week": week_number - 1 if week_number > 0 else None,
+        "next_week": week_number + 1 if week_number + 1 < WEEKS_AHEAD else None,
+    }
+    return render(request, "booking/clinician.html", context)
+
+
+def _slot_from(
+    request: HttpRequest, clinician: Clinician
+) -> tuple[AppointmentType, Clinic, datetime]:
+    source = request.POST if request.method == "POST" else request.GET
+    appointment_type = get_object_or_404(_bookable_types(), pk=source.get("type", "0") or 0)
+    clinic = get_object_or_404(
+        clinician.clinics.filter(is_active=True), pk=source.get("clinic", "0") or 0
+    )
+    try:
+        start = datetime.fromisoformat(source.get("start", ""))
+    except ValueError as exc:
+        raise Http404 from exc
+    if start.tzinfo is None or start <= timezone.now():
+        raise Http404
+    return appointment_type, clinic, start
+
+
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    clinician = get_object_or_404(_listed(), pk=clinician_id)
+    appointment_type, clinic, start = _slot_from(request, clinician)
+    if request.method == "GET":
+        _funnel("booking_started")
+        form = PatientDetailsForm()
+    else:
+        if refused := _limited(request, "book", 10):
+            return refused
+        form = PatientDetailsForm(request.POST)
+        if form.is_valid():
+            try:
+                appointment = online_booking_make(
+                    clinician=clinician,
+                    clinic=clinic,
+                    appointment_type=appointment_type,
+                    start=start,
+                    details=form.cleaned_data,
+                )
+            except DomainError:
+                form.add_error(
+                    None,
+                    "Sorry, that time has just been taken or is no longer available. "
+                    "Please choose another time.",
+                )
+            else:
+                _funnel("booking_completed")
+                audit_record(
+                    request=request,
+                    action=AuditEvent.Action.CREATE,
+                    targets=[Target.of(appointment, "patient_id")],
+                    detail={"view": "online_booking"},
+                )
+                return redirect("booking:done", token=signing.dumps(appointment.pk, salt=_SALT))
+    context = {
+        "clinician": clinician,
+        "appointment_type": appointment_type,
+        "clinic": clinic,
+        "start": start,
+        "local_start": timezone.localtime(start, clinic.tz),
+        "form": form,
+    }
+    return render(request, "booking/details.html", context)
+
+
+def _from_token(token: str) -> Appointment:
+    try:
+        pk = signing.loads(token, salt=_SALT, max_age=_LINK_AGE)
+    except signing.BadSignature as exc:
+        raise Http404 from exc
+    return get_object_or_404(
+        Appointment.objects.select_related("clinician", "clinic", "appointment_type"), pk=pk
+    )
+
+
+@require_http_methods(["GET"])
+def done(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = _from_token(token)
+    context = {
+        "appointment": appointment,
+        "local_start": timezone.localtime(appointment.start, appointment.clinic.tz),
+        "token": token,
+    }
+    return render(request, "booking/done.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = _from_token(token)
+    error = None
+    if request.method == "POST" and appointment.can_move_to(Appointment.Status.CANCELLED):
+        try:
+            appointment = appointment_cancel(
+                appointment=appointment, reason="Cancelled online by the patient"
+            )
+        except DomainError as exc:
+            error = exc.detail
+        else:
+            audit_record(
+                request=request,
+                action=AuditEvent.Action.UPDATE,
+                targets=[Target.of(appointment, "patient_id")],
+                detail={"view": "online_cancel"},
+            )
+    context = {
+        "appointment": appointment,
+        "local_start": timezone.localtime(appointment.start, appointment.clinic.tz),
+        "error": error,
+    }
+    return render(request, "booking/cancel.html", context)

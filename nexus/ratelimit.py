@@ -1,0 +1,31 @@
+"""A per-IP limit for the public pages, which have no user to throttle (the API uses DRF's
+throttles). Fixed windows in the cache: simple, shared by every worker through Redis."""
+
+import time
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+
+def rate_limited(
+    request: HttpRequest, *, scope: str, limit: int, per_seconds: int
+) -> HttpResponse | None:
+    """None when the request may go ahead; otherwise the 429 to send back."""
+    window = int(time.time() // per_seconds)
+    key = f"ratelimit:{scope}:{request.META.get('REMOTE_ADDR', '')}:{window}"
+    if cache.add(key, 1, timeout=per_seconds):
+        return None
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        return None
+    if count <= limit:
+        return None
+    retry_after = per_seconds - int(time.time()) % per_seconds
+    response = HttpResponse(
+        "Too many requests from your connection. Please wait a minute and try again.",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
