@@ -58,3 +58,29 @@ class CancelForm(forms.Form):
 
 class StatusForm(forms.Form):
     to = forms.ChoiceField(choices=Appointment.Status.choices)
+
+
+class AppointmentTypeForm(forms.ModelForm):
+    class Meta:
+        model = AppointmentType
+        fields = [
+            "name",
+            "duration_minutes",
+            "colour",
+            "price",
+            "xero_item_code",
+            "bookable_online",
+            "is_active",
+        ]
+        widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
+        labels = {
+            "duration_minutes": "Duration (minutes)",
+            "price": "Price ($, incl. GST)",
+            "is_active": "Active",
+        }
+        help_texts = {
+            "duration_minutes": "New bookings take this long; booked appointments keep theirs.",
+            "colour": "How this type shows on the calendar.",
+            "bookable_online": "Patients can choose this type at /book/.",
+            "is_active": "Inactive types can no longer be booked; past appointments keep them.",
+        }

@@ -44,6 +44,8 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("calendar/", include("appointments.urls")),
     path("notes/", include("notes.urls")),
+    path("setup/clinicians/", include("clinicians.urls")),
+    path("setup/appointment-types/", include("appointments.type_urls")),
     path("book/", include("booking.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),

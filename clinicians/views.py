@@ -1,0 +1,120 @@
+"""Practice setup for admins: clinicians, their weekly hours and their time off.
+
+The same rows are editable in the Django admin; these pages are the ones a practice manager
+uses day to day, with the week's hours on one form and leave entered in clinic-local time.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from appointments.models import Appointment
+from clinicians.forms import ClinicianForm, TimeOffForm, WorkingHoursFormSet
+from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+
+
+@require_GET
+@login_required
+@permission_required("clinicians.change_clinician", raise_exception=True)
+def clinician_index(request: HttpRequest) -> HttpResponse:
+    clinicians = Clinician.objects.prefetch_related(
+        "disciplines",
+        "clinics",
+        Prefetch("working_hours", queryset=WorkingHours.objects.select_related("clinic")),
+    ).order_by("-is_active", "family_name", "given_name")
+    return render(request, "clinicians/index.html", {"clinicians": clinicians})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("clinicians.change_clinician", raise_exception=True)
+def clinician_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A clinician's profile and weekly hours, saved together or not at all."""
+    if pk is None and not request.user.has_perm("clinicians.add_clinician"):
+        return HttpResponse(status=403)
+    clinician = get_object_or_404(Clinician, pk=pk) if pk else Clinician()
+    form = ClinicianForm(request.POST or None, instance=clinician)
+    # The hours are checked against the clinics ticked on this same form.
+    clinics = list(form.cleaned_data["clinics"]) if form.is_bound and form.is_valid() else None
+    hours = WorkingHoursFormSet(
+        request.POST or None, instance=clinician, prefix="hours", clinics=clinics
+    )
+    if request.method == "POST" and form.is_valid() and hours.is_valid():
+        with transaction.atomic():
+            clinician = form.save()
+            hours.instance = clinician
+            hours.save()
+        messages.success(request, f"Saved {clinician}.")
+        return redirect("clinicians:edit", clinician.pk)
+    context = {
+        "form": form,
+        "hours": hours,
+        "clinician": clinician if clinician.pk else None,
+        **(_time_off_context(clinician) if clinician.pk else {}),
+    }
+    return render(request, "clinicians/form.html", context)
+
+
+def _time_off_context(clinician: Clinician, form: TimeOffForm | None = None) -> dict:
+    """Upcoming leave, each shown in its clinic's time (the first clinic's when it applies
+    everywhere), the same zone the form reads it in."""
+    home = clinician.clinics.first() or Clinic()
+    upcoming = list(clinician.time_off.filter(end__gt=timezone.now()).select_related("clinic"))
+    for leave in upcoming:
+        leave.zone = (leave.clinic or home).tz  # type: ignore[attr-defined]
+    return {"time_off": upcoming, "time_off_form": form or TimeOffForm(clinician=clinician)}
+
+
+@require_POST
+@login_required
+# Clinicians may hold the time-off permissions too; these pages are the admin's setup.
+@permission_required(
+    ["clinicians.change_clinician", "clinicians.add_timeoff"], raise_exception=True
+)
+def time_off_add(request: HttpRequest, pk: int) -> HttpResponse:
+    clinician = get_object_or_404(Clinician, pk=pk)
+    form = TimeOffForm(request.POST, clinician=clinician)
+    if not form.is_valid():
+        messages.error(request, "The time off was not added; see the errors below.")
+        context = {
+            "form": ClinicianForm(instance=clinician),
+            "hours": WorkingHoursFormSet(instance=clinician, prefix="hours"),
+            "clinician": clinician,
+            **_time_off_context(clinician, form),
+        }
+        return render(request, "clinicians/form.html", context, status=400)
+    leave = form.save()
+    clashes = Appointment.objects.filter(
+        clinician=clinician,
+        status__in=Appointment.ACTIVE_STATUSES,
+        start__lt=leave.end,
+        end__gt=leave.start,
+    )
+    if leave.clinic_id:
+        clashes = clashes.filter(clinic_id=leave.clinic_id)
+    if count := clashes.count():
+        messages.warning(
+            request,
+            f"Time off added, but {count} booked appointment{'s' if count > 1 else ''} "
+            "fall in it. Move or cancel them from the calendar.",
+        )
+    else:
+        messages.success(request, "Time off added.")
+    return redirect("clinicians:edit", clinician.pk)
+
+
+@require_POST
+@login_required
+@permission_required(
+    ["clinicians.change_clinician", "clinicians.delete_timeoff"], raise_exception=True
+)
+def time_off_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    leave = get_object_or_404(TimeOff, pk=pk)
+    leave.delete()
+    messages.success(request, "Time off removed.")
+    return redirect("clinicians:edit", leave.clinician_id)
