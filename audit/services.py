@@ -1,5 +1,6 @@
 """Writing the audit trail. Every patient-data read and write calls audit_record()."""
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,34 +43,72 @@ def audit_record(
     targets: Iterable[Target],
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
-) -> list[AuditEvent]:
+) -> None:
     """Insert one event per target. Raises if it cannot: callers must not return patient
     data whose access was not recorded. One INSERT, no lock: sealing comes later.
 
     `request` is None for work done outside a request (management commands); pass the
     acting user in `detail` there if there is one."""
+    targets = list(targets)
+    if not targets:
+        return
     user = getattr(request, "user", None)
     auth = getattr(request, "auth", None)
     headers = request.headers if request is not None else {}
-    now = timezone.now()
-    events = [
-        AuditEvent(
-            occurred_at=now,
-            actor=user if user is not None and user.is_authenticated else None,
-            token=auth if isinstance(auth, ApiToken) else None,
-            action=action,
-            object_type=target.object_type,
-            object_id=target.object_id,
-            patient_id=target.patient_id,
-            outcome=outcome,
-            ip=_client_ip(request) if request is not None else None,
-            user_agent=headers.get("User-Agent", "")[:300],
-            request_id=getattr(request, "request_id", ""),
-            detail=detail or {},
+    shared = {
+        "occurred_at": timezone.now(),
+        "actor_id": user.pk if user is not None and user.is_authenticated else None,
+        "token_id": auth.pk if isinstance(auth, ApiToken) else None,
+        "action": action,
+        "outcome": outcome,
+        "ip": _client_ip(request) if request is not None else None,
+        "user_agent": headers.get("User-Agent", "")[:300],
+        "request_id": getattr(request, "request_id", ""),
+        "detail": detail or {},
+    }
+    if connection.vendor == "postgresql":
+        _insert_postgresql(shared, targets)
+    else:
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                **shared,
+                object_type=t.object_type,
+                object_id=t.object_id,
+                patient_id=t.patient_id,
+            )
+            for t in targets
         )
-        for target in targets
+
+
+def _insert_postgresql(shared: dict[str, Any], targets: list[Target]) -> None:
+    # Every patient-data request pays for this INSERT. bulk_create binds ~15 parameters per
+    # row (5-6 ms for a 25-row page); sending the per-row values as three arrays and the
+    # rest once takes ~1.3 ms for the same rows.
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (occurred_at, actor_id, token_id, action, outcome, ip, "  # noqa: S608 - a fixed table name
+        "user_agent, request_id, detail, object_type, object_id, patient_id, prev_hash, hash) "
+        "SELECT %s, %s, %s, %s, %s, %s::inet, %s, %s, %s::jsonb, "
+        "t.object_type, t.object_id, t.patient_id, '', '' "
+        "FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[]) "
+        "AS t(object_type, object_id, patient_id)"
+    )
+    params = [
+        shared["occurred_at"],
+        shared["actor_id"],
+        shared["token_id"],
+        shared["action"],
+        shared["outcome"],
+        shared["ip"],
+        shared["user_agent"],
+        shared["request_id"],
+        json.dumps(shared["detail"]),
+        [t.object_type for t in targets],
+        [t.object_id for t in targets],
+        [t.patient_id for t in targets],
     ]
-    return AuditEvent.objects.bulk_create(events) if events else []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 @transaction.atomic

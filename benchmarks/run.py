@@ -12,6 +12,7 @@ the ratios with the floors in shared/reference/performance.md. Needs `wrk` (apt-
 """
 
 import argparse
+import base64
 import os
 import re
 import secrets
@@ -31,6 +32,10 @@ BASE = f"http://127.0.0.1:{PORT}"
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexus.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    # Production settings insist on a key for secrets at rest; the benchmark stores none.
+    os.environ.setdefault(
+        "NEXUS_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    )
     import django
 
     django.setup()
