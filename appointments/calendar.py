@@ -109,12 +109,8 @@ def calendar_page(
     )
     appointments = list(
         appointment_list(user=user)
-        .filter(
-            clinic=clinic,
-            clinician_id__in=ids,
-            start__lt=window_end,
-            end__gt=window_start,
-        )
+        .overlapping(window_start, window_end)
+        .filter(clinic=clinic, clinician_id__in=ids)
         .exclude(status=Appointment.Status.CANCELLED)
         .order_by("start")
     )

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -37,6 +37,18 @@ class AppointmentType(models.Model):
     @property
     def duration(self) -> timedelta:
         return timedelta(minutes=self.duration_minutes)
+
+
+# No appointment is longer than this (a database constraint says so). It gives every
+# "what overlaps this window" query a lower bound on `start`, so the (clinician, start)
+# index reads the window instead of all of a clinician's past appointments.
+MAX_APPOINTMENT_LENGTH = timedelta(hours=24)
+
+
+class AppointmentQuerySet(models.QuerySet["Appointment"]):
+    def overlapping(self, start: datetime, end: datetime) -> "AppointmentQuerySet":
+        """Appointments that share any time with the half-open window [start, end)."""
+        return self.filter(start__lt=end, end__gt=start, start__gt=start - MAX_APPOINTMENT_LENGTH)
 
 
 class Appointment(models.Model):
@@ -86,6 +98,8 @@ class Appointment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AppointmentQuerySet.as_manager()
+
     class Meta:
         ordering = ["start", "id"]
         permissions = [
@@ -102,6 +116,11 @@ class Appointment(models.Model):
                 condition=models.Q(end__gt=models.F("start")),
                 name="appointment_end_after_start",
                 violation_error_message="An appointment must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end__lte=models.F("start") + MAX_APPOINTMENT_LENGTH),
+                name="appointment_at_most_a_day",
+                violation_error_message="An appointment cannot last more than 24 hours.",
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_overlap",

@@ -4,11 +4,10 @@ import bisect
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from appointments.models import Appointment, AppointmentType
+from appointments.models import Appointment, AppointmentQuerySet, AppointmentType
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
 
 # Slots start on this grid within a working-hours block, so a 45-minute type can still be
@@ -17,7 +16,7 @@ SLOT_STEP = timedelta(minutes=15)
 MAX_AVAILABILITY_DAYS = 62
 
 
-def appointment_list(*, user: User) -> QuerySet[Appointment]:
+def appointment_list(*, user: User) -> AppointmentQuerySet:
     # Only the related columns the read serializer shows: a full patient row would also
     # parse two phone numbers per appointment.
     return Appointment.objects.select_related(
@@ -88,12 +87,9 @@ def clinician_availability(
     window_start = datetime.combine(start_date, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
     window_end = datetime.combine(end_date, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
     booked = list(
-        Appointment.objects.filter(
-            clinician=clinician,
-            status__in=Appointment.ACTIVE_STATUSES,
-            start__lt=window_end,
-            end__gt=window_start,
-        ).values_list("start", "end")
+        Appointment.objects.overlapping(window_start, window_end)
+        .filter(clinician=clinician, status__in=Appointment.ACTIVE_STATUSES)
+        .values_list("start", "end")
     )
     leave = list(
         TimeOff.objects.filter(

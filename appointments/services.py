@@ -22,8 +22,8 @@ def _clashes(
     *, clinician: Clinician, start: datetime, end: datetime, exclude_pk: int | None
 ) -> bool:
     # Half-open intervals: [start, end) overlaps [s, e) iff s < end and e > start.
-    qs = Appointment.objects.filter(
-        clinician=clinician, status__in=Appointment.ACTIVE_STATUSES, start__lt=end, end__gt=start
+    qs = Appointment.objects.overlapping(start, end).filter(
+        clinician=clinician, status__in=Appointment.ACTIVE_STATUSES
     )
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)

@@ -89,11 +89,8 @@ def time_off_add(request: HttpRequest, pk: int) -> HttpResponse:
         }
         return render(request, "clinicians/form.html", context, status=400)
     leave = form.save()
-    clashes = Appointment.objects.filter(
-        clinician=clinician,
-        status__in=Appointment.ACTIVE_STATUSES,
-        start__lt=leave.end,
-        end__gt=leave.start,
+    clashes = Appointment.objects.overlapping(leave.start, leave.end).filter(
+        clinician=clinician, status__in=Appointment.ACTIVE_STATUSES
     )
     if leave.clinic_id:
         clashes = clashes.filter(clinic_id=leave.clinic_id)

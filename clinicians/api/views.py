@@ -68,12 +68,18 @@ class ClinicianViewSet(ReadCreateUpdateViewSet):
     filterset_class = ClinicianFilter
     scope_resource = "clinicians"
 
+    def get_queryset(self) -> QuerySet[Clinician]:
+        if self.action == "availability":
+            return Clinician.objects.all()  # the slots need the row, not its disciplines
+        return super().get_queryset()
+
     @extend_schema(
         parameters=[AvailabilityQuerySerializer],
         responses=SlotSerializer(many=True),
         summary="Free slots for an appointment type",
     )
-    @action(detail=True, methods=["get"])
+    # No list filters here: its own `clinic` parameter means something else.
+    @action(detail=True, methods=["get"], filter_backends=[])
     def availability(self, request: Request, pk: str | None = None) -> Response:
         clinician = self.get_object()
         query = AvailabilityQuerySerializer(data=request.query_params)

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from appointments.models import Appointment
 from appointments.services import (
@@ -14,7 +15,7 @@ from appointments.services import (
 )
 from nexus.errors import InvalidTransition, OutsideWorkingHours, SlotUnavailable, ValidationFailed
 from tests.conftest import MONDAY, sydney
-from tests.factories import ClinicFactory, PatientFactory, TimeOffFactory
+from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory, TimeOffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +169,52 @@ def test_an_appointment_can_move_onto_its_own_time(practice, patient):
     moved = appointment_reschedule(appointment=appointment, start=sydney(MONDAY, 10, 15))
 
     assert moved.start == sydney(MONDAY, 10, 15)
+
+
+def test_the_database_refuses_an_appointment_longer_than_a_day(practice, patient):
+    start = sydney(MONDAY, 9)
+    fine = AppointmentFactory.build(
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        patient=patient,
+        start=start,
+        end=start + timedelta(hours=24),
+    )
+    fine.save()
+
+    too_long = AppointmentFactory.build(
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        patient=patient,
+        start=start + timedelta(days=7),
+        end=start + timedelta(days=8, seconds=1),
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        too_long.save()
+    assert Appointment.objects.count() == 1
+
+
+def test_overlap_queries_find_a_long_appointment_that_began_before_the_window(practice, patient):
+    start = sydney(MONDAY, 9)
+    long = AppointmentFactory(
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        patient=patient,
+        start=start - timedelta(hours=23),
+        end=start + timedelta(minutes=30),
+    )
+
+    assert list(Appointment.objects.overlapping(start, start + timedelta(hours=1))) == [long]
+    assert not Appointment.objects.overlapping(
+        start + timedelta(minutes=30), start + timedelta(hours=1)
+    )
+    with pytest.raises(SlotUnavailable):
+        appointment_book(
+            patient=patient,
+            clinician=practice.clinician,
+            clinic=practice.clinic,
+            appointment_type=practice.consult,
+            start=start,
+        )
