@@ -4,7 +4,8 @@ from functools import cached_property
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from phonenumber_field.modelfields import PhoneNumberField
+
+from nexus.fields import PhoneNumberField
 
 
 def validate_timezone(value: str) -> None:

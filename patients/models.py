@@ -4,9 +4,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from phonenumber_field.modelfields import PhoneNumberField
 
 from clinicians.models import Clinic
+from nexus.fields import PhoneNumberField
 from patients.validators import normalise_digits, validate_medicare_number, validate_ndis_number
 
 

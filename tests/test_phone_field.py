@@ -1,0 +1,54 @@
+"""Stored Australian numbers load without a parse, as the very object a parse gives."""
+
+import phonenumbers
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from phonenumber_field.phonenumber import PhoneNumber
+
+from nexus.fields import PhoneNumberField
+from tests.factories import PatientFactory
+
+field = PhoneNumberField()
+
+national_numbers = st.integers(min_value=100_000_000, max_value=999_999_999).map(str)
+
+
+def parsed(value: str) -> PhoneNumber:
+    return PhoneNumber.from_string(value)
+
+
+@given(national=national_numbers)
+def test_a_stored_australian_number_loads_as_the_library_would_parse_it(national):
+    value = f"+61{national}"
+
+    loaded = field.from_db_value(value, None, None)
+
+    assert loaded == parsed(value)
+    assert phonenumbers.PhoneNumber.__eq__(loaded, parsed(value))  # every attribute
+    assert loaded.as_e164 == value
+    assert loaded.is_valid() == parsed(value).is_valid()
+
+
+@pytest.mark.parametrize(
+    "value", ["+61130012345", "+611800123456", "+6418001234", "+12025550143", "+44 20 7946 0958"]
+)
+def test_other_numbers_take_the_librarys_path(value):
+    loaded = field.from_db_value(value, None, None)
+
+    assert phonenumbers.PhoneNumber.__eq__(loaded, parsed(value))
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_empty_values_stay_empty(value):
+    assert field.from_db_value(value, None, None) == value
+
+
+@pytest.mark.django_db
+def test_a_patient_round_trips_through_the_database():
+    patient = PatientFactory(phone="0412 345 678", emergency_contact_phone="(02) 9876 5432")
+
+    patient.refresh_from_db()
+
+    assert patient.phone.as_e164 == "+61412345678"
+    assert patient.emergency_contact_phone.as_national == "(02) 9876 5432"
