@@ -5,12 +5,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models, transaction
+import structlog
+from django.db import DatabaseError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import ApiToken
 from audit.models import GENESIS_HASH, AuditEvent
+from nexus.errors import AuditUnavailable
+
+log = structlog.get_logger(__name__)
 
 # Any fixed 64-bit number: the advisory lock that serialises appends to the hash chain.
 _CHAIN_LOCK = 0x4E455855_41554454
@@ -66,18 +70,24 @@ def audit_record(
         "request_id": getattr(request, "request_id", ""),
         "detail": detail or {},
     }
+    try:
+        _insert(shared, targets)
+    except DatabaseError as error:
+        # The alert: monitoring watches for this event. Ids and codes only.
+        log.error("audit.write_failed", action=action, events=len(targets), error=repr(error))
+        raise AuditUnavailable from error
+
+
+def _insert(shared: dict[str, Any], targets: list[Target]) -> None:
     if connection.vendor == "postgresql":
         _insert_postgresql(shared, targets)
-    else:
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                **shared,
-                object_type=t.object_type,
-                object_id=t.object_id,
-                patient_id=t.patient_id,
-            )
-            for t in targets
+        return
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            **shared, object_type=t.object_type, object_id=t.object_id, patient_id=t.patient_id
         )
+        for t in targets
+    )
 
 
 def _insert_postgresql(shared: dict[str, Any], targets: list[Target]) -> None:

@@ -52,3 +52,14 @@ class PermissionDenied(DomainError):
     status_code = 403
     code = "permission_denied"
     default_detail = "You do not have permission to do this."
+
+
+class AuditUnavailable(DomainError):
+    """The audit trail could not record an access, so the data is not handed out
+    (security.md R18: fail closed)."""
+
+    status_code = 503
+    code = "audit_unavailable"
+    default_detail = (
+        "This could not be shown because the access could not be recorded. Please try again."
+    )

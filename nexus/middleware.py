@@ -8,6 +8,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
+from nexus.errors import AuditUnavailable
+
 # Recording activity on every request would write the session every time; a minute is
 # precise enough for a 15-minute idle limit.
 _SEEN_PRECISION = 60
@@ -47,3 +49,21 @@ class SessionTimeoutMiddleware:
             elif now - seen >= _SEEN_PRECISION or "nexus_seen_at" not in session:
                 session["nexus_seen_at"] = now
         return self.get_response(request)
+
+
+class AuditFailClosedMiddleware:
+    """A staff page whose access could not be audited answers 503 and shows nothing
+    (the API answers the same through its exception handler)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, AuditUnavailable):
+            return HttpResponse(
+                exception.detail, status=503, content_type="text/plain; charset=utf-8"
+            )
+        return None

@@ -1,12 +1,14 @@
 from typing import Any, cast
 
-from django.db import models
+from django.db import models, transaction
 from rest_framework import viewsets
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.models import AuditEvent
 from audit.services import Target, audit_record
+from nexus.errors import AuditUnavailable
 
 Action = AuditEvent.Action
 
@@ -31,6 +33,13 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
     # How to find the patient on an object: "pk" for Patient itself, else "patient_id".
     audit_patient_attr = "patient_id"
     audit_detail_actions: dict[str, str] = {}
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        # A change and its audit rows commit together or not at all (security.md R18).
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
 
     def get_object(self) -> Any:
         obj = super().get_object()
@@ -68,12 +77,18 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
         targets = self._targets(response)
         if targets:
             ok = response.status_code < 400
-            audit_record(
-                request=request,
-                action=self._action(),
-                targets=targets,
-                outcome=AuditEvent.Outcome.SUCCESS if ok else AuditEvent.Outcome.FAILURE,
-                # The route and status, never the search text: it is usually a name.
-                detail={"view": self.action, "status": response.status_code},
-            )
+            try:
+                audit_record(
+                    request=request,
+                    action=self._action(),
+                    targets=targets,
+                    outcome=AuditEvent.Outcome.SUCCESS if ok else AuditEvent.Outcome.FAILURE,
+                    # The route and status, never the search text: it is usually a name.
+                    detail={"view": self.action, "status": response.status_code},
+                )
+            except AuditUnavailable as error:
+                if request.method not in SAFE_METHODS:
+                    transaction.set_rollback(True)  # undo the unrecorded change
+                # DRF's dispatch does not route errors from here to the exception handler.
+                response = self.handle_exception(error)
         return super().finalize_response(request, response, *args, **kwargs)

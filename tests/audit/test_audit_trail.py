@@ -116,16 +116,47 @@ def test_writes_are_recorded_with_their_outcome(reception_api, practice, ada):
     ]
 
 
-def test_if_the_audit_write_fails_no_data_is_returned(reception_user, ada):
-    client = Client(raise_request_exception=False)
-    client.force_login(reception_user)
-
-    with connection.cursor() as cursor:  # the audit table is gone (rolled back after the test)
+def break_the_audit_table() -> None:
+    """Fault injection: the audit table cannot be written (rolled back after the test)."""
+    with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent RENAME TO audit_unavailable")
-    response = client.get(f"/api/v1/patients/{ada.pk}/")
 
-    assert response.status_code == 500
+
+def test_if_the_audit_write_fails_the_api_answers_503_with_no_data(reception_api, ada, caplog):
+    break_the_audit_table()
+    response = reception_api.get(f"/api/v1/patients/{ada.pk}/")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "audit_unavailable"
     assert b"Zzyzxlovelace" not in response.content
+    alerts = [
+        r
+        for r in caplog.records
+        if r.levelname == "ERROR" and "audit.write_failed" in r.getMessage()
+    ]
+    assert len(alerts) == 1
+
+
+def test_if_the_audit_write_fails_the_chart_answers_503_with_no_data(reception_user, ada):
+    client = Client()
+    client.force_login(reception_user)
+    break_the_audit_table()
+
+    response = client.get(f"/patients/{ada.pk}/")
+
+    assert response.status_code == 503
+    assert b"Zzyzxlovelace" not in response.content
+
+
+def test_if_the_audit_write_fails_a_change_is_not_kept(reception_api, ada):
+    break_the_audit_table()
+    response = reception_api.patch(
+        f"/api/v1/patients/{ada.pk}/", {"preferred_name": "Countess"}, format="json"
+    )
+
+    assert response.status_code == 503
+    ada.refresh_from_db()
+    assert ada.preferred_name != "Countess"
 
 
 def test_audit_verify_reports_an_intact_chain(reception_api, ada):
