@@ -27,7 +27,8 @@ def home(request: HttpRequest) -> HttpResponse:
     clinic = Clinic.objects.filter(is_active=True).order_by("name").first()
     if clinic is not None and user.has_perm("appointments.view_appointment"):
         chosen = request.GET.get("clinic", "")
-        clinic = Clinic.objects.filter(pk=chosen).first() if chosen.isdigit() else clinic
+        if chosen.isdigit():  # an unknown or closed clinic falls back to the first one
+            clinic = Clinic.objects.filter(pk=chosen, is_active=True).first() or clinic
         today = timezone.localdate(timezone=clinic.tz)  # type: ignore[union-attr]
         start = datetime.combine(today, time.min, tzinfo=clinic.tz)  # type: ignore[union-attr]
         appointments = appointment_list(user=user).filter(
