@@ -179,13 +179,13 @@ def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
                     "Please choose another time.",
                 )
             else:
-                _funnel("booking_completed")
                 audit_record(
                     request=request,
                     action=AuditEvent.Action.CREATE,
                     targets=[Target.of(appointment, "patient_id")],
                     detail={"view": "online_booking"},
                 )
+                _funnel("booking_completed")
                 return redirect("booking:done", token=signing.dumps(appointment.pk, salt=_SALT))
     context = {
         "clinician": clinician,

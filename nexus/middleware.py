@@ -1,10 +1,12 @@
-"""Request-wide protections: no caching of dynamic responses, and session timeouts."""
+"""Request-wide protections: no caching of dynamic responses, session timeouts, and no
+change or access that the audit trail could not record."""
 
 import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
@@ -52,18 +54,31 @@ class SessionTimeoutMiddleware:
 
 
 class AuditFailClosedMiddleware:
-    """A staff page whose access could not be audited answers 503 and shows nothing
-    (the API answers the same through its exception handler)."""
+    """No access without its audit row (security.md R18). A request that changes things
+    runs in one transaction, so its audit rows commit with the change or not at all; when
+    an access cannot be recorded the answer is 503, shows nothing, and the change is rolled
+    back. (The API's audited viewsets answer the same through their exception handler.)"""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return self.get_response(request)
+        with transaction.atomic():
+            return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, AuditUnavailable):
-            return HttpResponse(
-                exception.detail, status=503, content_type="text/plain; charset=utf-8"
-            )
-        return None
+        if not isinstance(exception, AuditUnavailable):
+            return None
+        audit_failed(request)
+        return HttpResponse(exception.detail, status=503, content_type="text/plain; charset=utf-8")
+
+
+def audit_failed(request: HttpRequest) -> None:
+    """Undo what this request changed: its audit rows could not be written."""
+    if (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and transaction.get_connection().in_atomic_block
+    ):
+        transaction.set_rollback(True)

@@ -29,8 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
         chosen = request.GET.get("clinic", "")
         if chosen.isdigit():  # an unknown or closed clinic falls back to the first one
             clinic = Clinic.objects.filter(pk=chosen, is_active=True).first() or clinic
-        today = timezone.localdate(timezone=clinic.tz)  # type: ignore[union-attr]
-        start = datetime.combine(today, time.min, tzinfo=clinic.tz)  # type: ignore[union-attr]
+        today = timezone.localdate(timezone=clinic.tz)
+        start = datetime.combine(today, time.min, tzinfo=clinic.tz)
         appointments = appointment_list(user=user).filter(
             clinic=clinic, start__gte=start, start__lt=start + timedelta(days=1)
         )

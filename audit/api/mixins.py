@@ -1,14 +1,14 @@
 from typing import Any, cast
 
-from django.db import models, transaction
+from django.db import models
 from rest_framework import viewsets
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.models import AuditEvent
 from audit.services import Target, audit_record
 from nexus.errors import AuditUnavailable
+from nexus.middleware import audit_failed
 
 Action = AuditEvent.Action
 
@@ -33,13 +33,6 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
     # How to find the patient on an object: "pk" for Patient itself, else "patient_id".
     audit_patient_attr = "patient_id"
     audit_detail_actions: dict[str, str] = {}
-
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if request.method in SAFE_METHODS:
-            return super().dispatch(request, *args, **kwargs)
-        # A change and its audit rows commit together or not at all (security.md R18).
-        with transaction.atomic():
-            return super().dispatch(request, *args, **kwargs)
 
     def get_object(self) -> Any:
         obj = super().get_object()
@@ -87,8 +80,7 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
                     detail={"view": self.action, "status": response.status_code},
                 )
             except AuditUnavailable as error:
-                if request.method not in SAFE_METHODS:
-                    transaction.set_rollback(True)  # undo the unrecorded change
+                audit_failed(request)
                 # DRF's dispatch does not route errors from here to the exception handler.
                 response = self.handle_exception(error)
         return super().finalize_response(request, response, *args, **kwargs)

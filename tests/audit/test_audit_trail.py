@@ -9,6 +9,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from audit.services import Target, audit_chain_verify, audit_record, audit_seal
 from audit.tasks import audit_seal_task
+from patients.models import Patient
 from tests.conftest import MONDAY, requires_postgres, sydney
 from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory, UserFactory
 
@@ -157,6 +158,26 @@ def test_if_the_audit_write_fails_a_change_is_not_kept(reception_api, ada):
     assert response.status_code == 503
     ada.refresh_from_db()
     assert ada.preferred_name != "Countess"
+
+
+def test_if_the_audit_write_fails_a_staff_page_keeps_no_change(reception_user):
+    client = Client()
+    client.force_login(reception_user)
+    break_the_audit_table()
+
+    response = client.post(
+        "/patients/new/",
+        {
+            "given_name": "Grace",
+            "family_name": "Hopper",
+            "date_of_birth": "1906-12-09",
+            "sex": "female",
+            "funding_type": "private",
+        },
+    )
+
+    assert response.status_code == 503
+    assert not Patient.objects.filter(family_name="Hopper").exists()
 
 
 def test_audit_verify_reports_an_intact_chain(reception_api, ada):

@@ -139,6 +139,18 @@ def test_a_taken_time_gets_a_clear_message(client, listed):
     assert Patient.objects.count() == 1  # the second person's record was not kept
 
 
+def test_if_the_booking_cannot_be_audited_nothing_is_booked(client, listed):
+    clinician, _, _ = listed
+    url = first_slot(client, clinician)
+    with connection.cursor() as cursor:  # fault injection, rolled back after the test
+        cursor.execute("ALTER TABLE audit_auditevent RENAME TO audit_unavailable")
+
+    response = _post(client, url)
+
+    assert response.status_code == 503
+    assert not Appointment.objects.exists() and not Patient.objects.exists()
+
+
 def test_a_returning_patient_is_matched_not_duplicated(client, listed):
     clinician, _, _ = listed
     _post(client, first_slot(client, clinician))
