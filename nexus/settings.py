@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.MfaEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "nexus.htmx.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "nexus.urls"
