@@ -7,7 +7,8 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run setup test test-browser test-postgres lint typecheck check-deploy ci clean
+.PHONY: run setup test test-browser test-postgres screenshots lint typecheck check-deploy \
+	benchmark ci clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -27,9 +28,21 @@ run: setup
 test: setup
 	$(RUN) python -m pytest -n 2 -q  # -m: puts the project on sys.path for the -p plugins
 
+# The same suite on PostgreSQL and Redis. Override the URLs to use your own database/Redis
+# number; parallel worker gwN uses Redis database N-minus-worker (see the README).
+PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+PG_REDIS_URL ?= redis://127.0.0.1:6379/15
+test-postgres: setup
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(PG_REDIS_URL) $(RUN) python -m pytest -n 2 -q
+
 # Needs Chromium at /usr/bin/chromium (apt-get install chromium); .ci/run installs it.
 test-browser: setup
 	$(RUN) python -m pytest -m browser -q tests/browser
+
+# Runs the browser journeys and saves the README's pictures into docs/screenshots/.
+# The only command that writes tracked files; commit the pictures it changes.
+screenshots: setup
+	NEXUS_SCREENSHOTS=1 $(RUN) python -m pytest -m browser -q tests/browser
 
 lint: setup
 	$(RUN) ruff check .
@@ -37,6 +50,22 @@ lint: setup
 
 typecheck: setup
 	DJANGO_DEBUG=1 $(RUN) mypy .
+
+# Production settings (throwaway secrets) must pass Django's deployment checks.
+check-deploy: setup
+	DJANGO_SECRET_KEY="$$($(RUN) python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	DJANGO_ALLOWED_HOSTS=nexus.example.org DJANGO_HTTPS=true \
+	NEXUS_ENCRYPTION_KEYS="$$($(RUN) python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
+	DATABASE_URL=$(PG_URL) \
+	$(RUN) python manage.py check --deploy --fail-level WARNING
+
+# Throughput against a seeded PostgreSQL, compared with the floors in docs/performance.md.
+benchmark: setup
+	DATABASE_URL=$(PG_URL) $(RUN) python benchmarks/run.py
+
+# Everything CI runs (needs PostgreSQL, Redis and Chromium; see .ci/run).
+ci:
+	.ci/run
 
 clean:
 	rm -rf .uv .venv db.sqlite3 var staticfiles

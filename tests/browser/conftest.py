@@ -2,6 +2,13 @@
 
 Run with `make test-browser` (CI installs chromium with apt). Playwright's own browser
 download is not used: the launch names /usr/bin/chromium.
+
+After anything that loads a page or swaps HTMX content, call `wait_for_htmx(page)` before
+typing into or clicking what arrived: a visible element is not yet a wired one (htmx binds
+its listeners when it settles the swap), and text typed before that is lost.
+
+`screenshot()` writes docs/screenshots/ only under `make screenshots` (NEXUS_SCREENSHOTS=1):
+a test run never changes tracked files.
 """
 
 import os
@@ -12,6 +19,22 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = os.environ.get("NEXUS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "screenshots")
+
+# Installed in every document before its own scripts run. htmx is idle when no request is
+# in flight, no swap is settling, and every element carrying an hx- verb has been processed
+# (htmx fires htmx:afterProcessNode once it has bound that element's listeners).
+HTMX_WATCH = """(() => {
+  const bound = new WeakSet();
+  document.addEventListener("htmx:afterProcessNode", (event) => bound.add(event.target));
+  const verbs = ["get", "post", "put", "patch", "delete"]
+    .flatMap((verb) => [`[hx-${verb}]`, `[data-hx-${verb}]`])
+    .join(", ");
+  window.__nexusHtmxIdle = () =>
+    document.readyState !== "loading" &&
+    window.htmx !== undefined &&
+    document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling") === null &&
+    Array.from(document.querySelectorAll(verbs)).every((el) => bound.has(el));
+})();"""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,6 +63,7 @@ def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
         locale="en-AU",
         timezone_id="Australia/Sydney",
     )
+    context.add_init_script(HTMX_WATCH)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -58,7 +82,18 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    wait_for_htmx(page)
+
+
+def wait_for_htmx(page: Page) -> None:
+    """Wait until htmx has loaded, finished every request and swap, and wired every element
+    it will wire: only then does typing into a swapped-in search box reach the server."""
+    page.wait_for_function("() => window.__nexusHtmxIdle && window.__nexusHtmxIdle()")
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """Save a picture for the README, only under `make screenshots`."""
+    if os.environ.get("NEXUS_SCREENSHOTS") != "1":
+        return
+    wait_for_htmx(page)
     page.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=full_page)

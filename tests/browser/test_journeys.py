@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from appointments.models import Appointment
 from appointments.services import appointment_book
 from notes.models import ClinicalNote
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in, wait_for_htmx
 from tests.factories import (
     AppointmentFactory,
     AppointmentTypeFactory,
@@ -70,25 +70,30 @@ def test_reception_finds_a_patient_books_from_the_calendar_and_sees_a_clash(page
 
     # Find the patient as you type.
     page.get_by_role("link", name="Patients").click()
+    wait_for_htmx(page)
     page.get_by_label("Find a patient").fill("lovel")
     expect(page.get_by_role("link", name="Lovelace, Ada")).to_be_visible()
 
     # Book her with Mei Wang tomorrow at 11:00 from the calendar.
     day = tomorrow_at(clinic, 11).date()
     page.goto(f"/calendar/?clinic={clinic.pk}&date={day.isoformat()}")
+    wait_for_htmx(page)
     page.get_by_role("link", name=f"Book Mei Wang at 11:00 AM {day:%a} {day.day} {day:%b}").click()
     panel = page.locator("#panel")
     expect(panel.get_by_role("heading", name="Book an appointment")).to_be_visible()
+    wait_for_htmx(page)
     panel.get_by_label("Patient").fill("Lovelace")
     panel.get_by_label("Ada Lovelace").check()
     panel.get_by_label("Type").select_option(label=str(consult))
     panel.get_by_role("button", name="Book").click()
     expect(page.get_by_text("Booked Ada Lovelace with Mei Wang")).to_be_visible()
     expect(page.locator(".cal-appt", has_text="Ada Lovelace")).to_be_visible()
+    wait_for_htmx(page)
     screenshot(page, "calendar.png")
 
     # Another receptionist takes 15:00 while this form is open: the clash is explained.
     page.get_by_role("link", name=f"Book Mei Wang at 3:00 PM {day:%a} {day.day} {day:%b}").click()
+    wait_for_htmx(page)
     appointment_book(
         patient=PatientFactory(),
         clinician=mei,
