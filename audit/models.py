@@ -1,5 +1,7 @@
 import hashlib
+import hmac
 import json
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -36,10 +38,12 @@ class AuditEvent(models.Model):
         MFA_CHANGE = "mfa_change", "Second factor change"
         TOKEN_ISSUE = "token_issue", "API token issued"
         TOKEN_REVOKE = "token_revoke", "API token revoked"
+        LOCKOUT = "lockout", "Account locked out"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
         FAILURE = "failure", "Failure"
+        DENIED = "denied", "Denied"
 
     # Every audited request inserts here, often a page of rows at once, so the table keeps
     # only the indexes its questions need: by patient and by actor over time. The FK columns
@@ -75,6 +79,10 @@ class AuditEvent(models.Model):
     seq = models.BigIntegerField(null=True, blank=True, unique=True, help_text="Chain position.")
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, blank=True)
+    # HMAC of the event's content with NEXUS_AUDIT_CHECKPOINT_KEY, a key the database does
+    # not hold, computed before the INSERT: an edit made before the event is sealed (or a
+    # whole chain recomputed after one) cannot produce a matching MAC.
+    mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -88,10 +96,27 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.object_type}:{self.object_id} at {when}"
 
     def compute_hash(self) -> str:
-        content = {
+        content: dict[str, Any] = {
             "id": self.pk,
             "seq": self.seq,
             "prev": self.prev_hash,
+            **self._content(),
+        }
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def compute_mac(self, key: bytes) -> str:
+        """The keyed MAC over what the event says (not where it sits in the chain)."""
+        content = self._content()
+        # Ids as text: a value read back from the database must give the same MAC as the
+        # one the request held before the INSERT, whatever type it arrived as.
+        for name in ("actor", "token", "patient", "object", "ip"):
+            content[name] = None if content[name] is None else str(content[name])
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+    def _content(self) -> dict[str, Any]:
+        return {
             "at": self.occurred_at.isoformat(),
             "actor": self.actor_id,
             "token": self.token_id,
@@ -105,5 +130,3 @@ class AuditEvent(models.Model):
             "request": self.request_id,
             "detail": self.detail,
         }
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()

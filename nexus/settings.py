@@ -4,6 +4,7 @@ Defaults are the embedded development setup (SQLite, local files, in-process tas
 DEBUG off; `make run` turns DEBUG on. Every variable is listed in `.env.example` and the README.
 """
 
+import hmac
 from datetime import timedelta
 from pathlib import Path
 
@@ -283,6 +284,24 @@ STORAGES = {
         if AWS_STORAGE_BUCKET_NAME
         else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     ),
+    # Audit chain checkpoints (audit/checkpoints.py): outside the database, ideally a
+    # bucket with S3 Object Lock in another account (NEXUS_AUDIT_CHECKPOINT_BUCKET).
+    "audit_checkpoints": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                **NEXUS_S3_OPTIONS,
+                "bucket_name": env.str("NEXUS_AUDIT_CHECKPOINT_BUCKET", default="")
+                or AWS_STORAGE_BUCKET_NAME,
+                "location": "audit-checkpoints",
+            },
+        }
+        if AWS_STORAGE_BUCKET_NAME or env.str("NEXUS_AUDIT_CHECKPOINT_BUCKET", default="")
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": Path(str(MEDIA_ROOT)) / "audit-checkpoints"},
+        }
+    ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -319,6 +338,15 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# The audit trail's tamper evidence (audit/services.py): new events are sealed into the
+# hash chain this often, and each seal writes a checkpoint of the chain head, signed with
+# this key, to the log and to the "audit_checkpoints" storage. The key never reaches the
+# database; by default it is derived from SECRET_KEY.
+NEXUS_AUDIT_SEAL_SECONDS = env.float("NEXUS_AUDIT_SEAL_SECONDS", default=5.0)
+NEXUS_AUDIT_CHECKPOINT_KEY = env.str("NEXUS_AUDIT_CHECKPOINT_KEY", default="") or (
+    hmac.new(SECRET_KEY.encode(), b"nexus-audit-checkpoint", "sha256").hexdigest()
+)
+
 # Celery: tasks run in-process unless a broker is configured.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
@@ -331,8 +359,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 5
 CELERY_BEAT_SCHEDULE = {
     "audit-seal": {
         "task": "audit.tasks.audit_seal_task",
-        "schedule": env.float("NEXUS_AUDIT_SEAL_SECONDS", default=60.0),
-        "options": {"expires": 55},
+        "schedule": NEXUS_AUDIT_SEAL_SECONDS,
+        "options": {"expires": NEXUS_AUDIT_SEAL_SECONDS},
     },
 }
 

@@ -45,6 +45,42 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.CACHES["default"]["LOCATION"] = f"{base}/{int(db or 0) - int(worker[2:])}"
 
 
+def _flush_past_the_audit_truncate_trigger() -> None:
+    # PostgreSQL refuses TRUNCATE of the audit table (audit migration 0004); tests that
+    # reset the database between them by flushing do so as its owner, trigger disabled.
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):  # type: ignore[no-untyped-def]
+        statements = original(self, style, tables, **kwargs)
+        if "audit_auditevent" not in tables or not statements:
+            return statements
+        trigger = "audit_event_no_truncate"
+        return [
+            f"ALTER TABLE audit_auditevent DISABLE TRIGGER {trigger}",
+            *statements,
+            f"ALTER TABLE audit_auditevent ENABLE TRIGGER {trigger}",
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+
+
+_flush_past_the_audit_truncate_trigger()
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints(settings, tmp_path) -> None:
+    # Each test's audit chain starts empty, so its checkpoints must too.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audit_checkpoints": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "audit-checkpoints"},
+        },
+    }
+
+
 @pytest.fixture
 def fake_google() -> Iterator[FakeGoogle]:
     """The local fake of Google's OAuth/OIDC endpoints (started by the plugin in
