@@ -6,7 +6,7 @@ working hours, time off, appointments, appointment types).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db.models import Prefetch, Q
@@ -15,6 +15,7 @@ from accounts.models import User
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from nexus.timezones import ZonedDateTime, in_zone
 
 ROW_MINUTES = 15
 ROW_PX = 18  # the height of one 15-minute row in the stylesheet
@@ -37,6 +38,11 @@ class PlacedAppointment(Placed):
 @dataclass
 class FreeSlot(Placed):
     start: datetime
+    zone: tzinfo  # the clinic's
+
+    @property
+    def local_start(self) -> ZonedDateTime:
+        return in_zone(self.start, self.zone)
 
 
 @dataclass
@@ -156,7 +162,7 @@ def calendar_page(
                     slot_end = slot + timedelta(minutes=ROW_MINUTES)
                     if slot >= now and not any(s < slot_end and e > slot for s, e in busy):
                         spot = place(slot, slot_end)
-                        column.free.append(FreeSlot(spot.top, spot.height, slot))
+                        column.free.append(FreeSlot(spot.top, spot.height, slot, tz))
                     slot = slot_end
             columns.append(column)
 

@@ -8,6 +8,7 @@ from django.db import models
 
 from appointments.constraints import PostgresExclusionConstraint, RangeBoundary, TsTzRange
 from clinicians.models import Clinic, Clinician
+from nexus.timezones import ZonedDateTime, in_zone, zone_label
 from patients.models import Patient
 
 
@@ -141,6 +142,21 @@ class Appointment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    # Every time shown to a person is in the clinic's zone (nexus/timezones.py explains why
+    # templates cannot use `start` directly). Needs `clinic` loaded: select it with the row.
+    @property
+    def local_start(self) -> ZonedDateTime:
+        return in_zone(self.start, self.clinic.tz)
+
+    @property
+    def local_end(self) -> ZonedDateTime:
+        return in_zone(self.end, self.clinic.tz)
+
+    @property
+    def zone_label(self) -> str:
+        """'Perth time (AWST)': said beside times on public pages."""
+        return zone_label(self.clinic.timezone, self.clinic.tz, self.start)
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.status]

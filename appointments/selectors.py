@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 from appointments.models import Appointment, AppointmentQuerySet, AppointmentType
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from nexus.timezones import ZonedDateTime, in_zone, zone_label
 
 # Slots start on this grid within a working-hours block, so a 45-minute type can still be
 # offered at 09:15 after a 30-minute appointment that began at 08:45.
@@ -39,6 +40,15 @@ class Slot:
     start: datetime
     end: datetime
     clinic: Clinic
+
+    @property
+    def local_start(self) -> ZonedDateTime:
+        """The start as the patient reads it: in the clinic's zone."""
+        return in_zone(self.start, self.clinic.tz)
+
+    @property
+    def zone_label(self) -> str:
+        return zone_label(self.clinic.timezone, self.clinic.tz, self.start)
 
 
 class _Busy:

@@ -26,6 +26,7 @@ from clinicians.models import Clinic, Clinician, Discipline
 from nexus.errors import DomainError
 from nexus.metrics import metric_increment
 from nexus.ratelimit import rate_limited
+from nexus.timezones import in_zone, zone_label, zone_notes
 
 DAYS_AHEAD = 14  # how far the directory looks for each clinician's next times
 WEEKS_AHEAD = 4  # how far a clinician's page can be paged, a week at a time
@@ -96,6 +97,7 @@ def directory(request: HttpRequest) -> HttpResponse:
             is_active=True, clinicians__listed_publicly=True
         ).distinct(),
         "first_type": first_type,
+        "zones": zone_notes(places=((s.clinic, s.start) for _, slots in listing for s in slots)),
     }
     return render(request, "booking/directory.html", context)
 
@@ -131,6 +133,7 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
         "week": week_number,
         "previous_week": week_number - 1 if week_number > 0 else None,
         "next_week": week_number + 1 if week_number + 1 < WEEKS_AHEAD else None,
+        "zones": zone_notes(places=((s.clinic, s.start) for s in slots)),
     }
     return render(request, "booking/clinician.html", context)
 
@@ -192,7 +195,8 @@ def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
         "appointment_type": appointment_type,
         "clinic": clinic,
         "start": start,
-        "local_start": timezone.localtime(start, clinic.tz),
+        "local_start": in_zone(start, clinic.tz),
+        "zone_label": zone_label(clinic.timezone, clinic.tz, start),
         "form": form,
     }
     return render(request, "booking/details.html", context)
@@ -213,7 +217,7 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     appointment = _from_token(token)
     context = {
         "appointment": appointment,
-        "local_start": timezone.localtime(appointment.start, appointment.clinic.tz),
+        "local_start": in_zone(appointment.start, appointment.clinic.tz),
         "token": token,
     }
     return render(request, "booking/done.html", context)
@@ -239,7 +243,7 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
             )
     context = {
         "appointment": appointment,
-        "local_start": timezone.localtime(appointment.start, appointment.clinic.tz),
+        "local_start": in_zone(appointment.start, appointment.clinic.tz),
         "error": error,
     }
     return render(request, "booking/cancel.html", context)

@@ -92,6 +92,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "nexus.context_processors.sign_in",
             ],
+            # Zone-safe `date`/`time` filters for every template (nexus/templatetags/zones.py).
+            "builtins": ["nexus.templatetags.zones"],
         },
     },
 ]
@@ -240,6 +242,10 @@ TIME_ZONE = "Australia/Sydney"
 USE_I18N = True
 USE_TZ = True
 NEXUS_DEFAULT_CLINIC_TIMEZONE = "Australia/Sydney"
+# Templates must say which zone a time is shown in (nexus/templatetags/zones.py); on, a
+# template that forgets raises instead of quietly showing Sydney time. On in development
+# and tests, off in production (where the mistake is logged).
+NEXUS_STRICT_TEMPLATE_ZONES = env.bool("NEXUS_STRICT_TEMPLATE_ZONES", default=DEBUG)
 PHONENUMBER_DEFAULT_REGION = "AU"
 PHONENUMBER_DEFAULT_FORMAT = "E164"
 
