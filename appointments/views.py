@@ -9,14 +9,13 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.models import User
 from appointments.calendar import calendar_page
 from appointments.forms import BookingForm, CancelForm, RescheduleForm, StatusForm
 from appointments.models import Appointment
@@ -27,19 +26,15 @@ from appointments.services import (
     appointment_reschedule,
     appointment_transition,
 )
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change, audit_read
 from clinicians.models import Clinic
 from nexus.errors import DomainError
+from nexus.http import StaffRequest
 
 VIEWS = {"day": 1, "week": 7}
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
-def _clinic(request: HttpRequest) -> Clinic:
+def _clinic(request: StaffRequest) -> Clinic:
     clinics = Clinic.objects.filter(is_active=True).order_by("name")
     chosen = request.GET.get("clinic", "")
     return (clinics.filter(pk=chosen).first() if chosen.isdigit() else None) or get_object_or_404(
@@ -55,7 +50,7 @@ def calendar_url(clinic: Clinic, day: date, view: str = "day", **extra: Any) -> 
 @require_GET
 @login_required
 @permission_required("appointments.view_appointment", raise_exception=True)
-def calendar(request: HttpRequest) -> HttpResponse:
+def calendar(request: StaffRequest) -> HttpResponse:
     clinic = _clinic(request)
     view = request.GET.get("view", "day")
     days = VIEWS.get(view, 1)
@@ -68,16 +63,10 @@ def calendar(request: HttpRequest) -> HttpResponse:
         day -= timedelta(days=day.weekday())  # weeks start on Monday
     chosen = [int(c) for c in request.GET.getlist("clinician") if c.isdigit()]
     page = calendar_page(
-        user=_user(request), clinic=clinic, start_day=day, days=days, clinician_ids=chosen
+        user=request.user, clinic=clinic, start_day=day, days=days, clinician_ids=chosen
     )
     shown = [p.appointment for column in page.columns for p in column.appointments]
-    if shown:
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.READ,
-            targets=[Target.of(a, "patient_id") for a in shown],
-            detail={"view": "calendar"},
-        )
+    audit_read(request=request, records=shown, view="calendar")
     step = timedelta(days=days)
     context = {
         "page": page,
@@ -95,17 +84,17 @@ def calendar(request: HttpRequest) -> HttpResponse:
     return render(request, "appointments/calendar.html", context)
 
 
-def _panel(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _panel(request: StaffRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """A panel beside the calendar (HTMX), or the same content as a page of its own."""
-    htmx = request.htmx  # type: ignore[attr-defined]
-    return render(request, template, {"base": "_partial.html" if htmx else "base.html", **context})
+    base = "_partial.html" if request.htmx else "base.html"
+    return render(request, template, {"base": base, **context})
 
 
-def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+def _done(request: StaffRequest, appointment: Appointment, message: str) -> HttpResponse:
     messages.success(request, message)
     day = timezone.localtime(appointment.start, appointment.clinic.tz).date()
     url = calendar_url(appointment.clinic, day)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)  # type: ignore[attr-defined]
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _form_error(form: Form, error: DomainError) -> None:
@@ -116,7 +105,7 @@ def _form_error(form: Form, error: DomainError) -> None:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("appointments.add_appointment", raise_exception=True)
-def book(request: HttpRequest) -> HttpResponse:
+def book(request: StaffRequest) -> HttpResponse:
     """Book a patient into a free time: the slot comes from the calendar."""
     if request.method == "POST":
         form = BookingForm(request.POST)
@@ -144,17 +133,14 @@ def book(request: HttpRequest) -> HttpResponse:
                     appointment_type=data["appointment_type"],
                     start=form.start_in(data["clinic"]),
                     notes=data["notes"],
-                    created_by=_user(request),
+                    created_by=request.user,
                     override_working_hours=override,
                 )
             except DomainError as error:
                 _form_error(form, error)
             else:
-                audit_record(
-                    request=request,
-                    action=AuditEvent.Action.CREATE,
-                    targets=[Target.of(appointment, "patient_id")],
-                    detail={"view": "calendar_book"},
+                audit_change(
+                    request=request, record=appointment, view="calendar_book", created=True
                 )
                 when = timezone.localtime(appointment.start, appointment.clinic.tz)
                 return _done(
@@ -168,21 +154,16 @@ def book(request: HttpRequest) -> HttpResponse:
     return _panel(request, "appointments/book.html", {"form": form, "patient": patient})
 
 
-def _appointment(request: HttpRequest, pk: int) -> Appointment:
-    return get_object_or_404(appointment_list(user=_user(request)), pk=pk)
+def _appointment(request: StaffRequest, pk: int) -> Appointment:
+    return get_object_or_404(appointment_list(user=request.user), pk=pk)
 
 
 @require_GET
 @login_required
 @permission_required("appointments.view_appointment", raise_exception=True)
-def appointment_panel(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_panel(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.READ,
-        targets=[Target.of(appointment, "patient_id")],
-        detail={"view": "calendar_panel"},
-    )
+    audit_read(request=request, records=[appointment], view="calendar_panel")
     return _panel(request, "appointments/panel.html", _panel_context(appointment))
 
 
@@ -213,7 +194,7 @@ def _panel_context(appointment: Appointment, **forms: Form) -> dict[str, Any]:
 @require_POST
 @login_required
 @permission_required("appointments.change_appointment", raise_exception=True)
-def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_status(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     form = StatusForm(request.POST)
     context = _panel_context(appointment)
@@ -223,7 +204,7 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             context["error"] = error.detail
         else:
-            _audit_change(request, updated, "status")
+            audit_change(request=request, record=updated, view="calendar_status")
             return _done(
                 request,
                 updated,
@@ -235,7 +216,7 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("appointments.change_appointment", raise_exception=True)
-def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_cancel_view(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     form = CancelForm(request.POST)
     if form.is_valid():
@@ -246,7 +227,7 @@ def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             _form_error(form, error)
         else:
-            _audit_change(request, updated, "cancel")
+            audit_change(request=request, record=updated, view="calendar_cancel")
             return _done(request, updated, f"Cancelled {updated.patient}'s appointment.")
     return _panel(request, "appointments/panel.html", _panel_context(appointment, cancel_form=form))
 
@@ -254,7 +235,7 @@ def appointment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("appointments.change_appointment", raise_exception=True)
-def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_move(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     form = RescheduleForm(request.POST)
     if form.is_valid():
@@ -272,17 +253,8 @@ def appointment_move(request: HttpRequest, pk: int) -> HttpResponse:
             except DomainError as error:
                 _form_error(form, error)
             else:
-                _audit_change(request, updated, "reschedule")
+                audit_change(request=request, record=updated, view="calendar_reschedule")
                 return _done(request, updated, f"Moved {updated.patient}'s appointment.")
     return _panel(
         request, "appointments/panel.html", _panel_context(appointment, reschedule_form=form)
-    )
-
-
-def _audit_change(request: HttpRequest, appointment: Appointment, view: str) -> None:
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.UPDATE,
-        targets=[Target.of(appointment, "patient_id")],
-        detail={"view": f"calendar_{view}"},
     )

@@ -80,6 +80,47 @@ def audit_record(
         raise AuditUnavailable from error
 
 
+def _target(obj: models.Model) -> Target:
+    # A Patient is its own patient; every other record names one in `patient_id`, or none.
+    if obj._meta.label_lower == "patients.patient":
+        return Target.of(obj, "pk")
+    return Target.of(obj, "patient_id" if hasattr(obj, "patient_id") else "")
+
+
+def audit_read(
+    *,
+    request: HttpRequest,
+    records: Iterable[models.Model],
+    view: str,
+    action: str = AuditEvent.Action.READ,
+) -> None:
+    """A staff page showed these records: one event per record, none when it showed none.
+    `action` is SEARCH for search results. The page names itself in `view`; the search text
+    and the record's content never go in the trail."""
+    audit_record(
+        request=request,
+        action=action,
+        targets=[_target(obj) for obj in records],
+        detail={"view": view},
+    )
+
+
+def audit_change(
+    *,
+    request: HttpRequest,
+    record: models.Model,
+    view: str,
+    created: bool = False,
+) -> None:
+    """A staff page created (`created=True`) or changed one record."""
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE,
+        targets=[_target(record)],
+        detail={"view": view},
+    )
+
+
 def _insert(shared: dict[str, Any], targets: list[Target]) -> None:
     key = checkpoint_key()
     events = [

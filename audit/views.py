@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_read
 from patients.models import Patient
 
 PAGE_SIZE = 50
@@ -42,12 +42,7 @@ def patient_access(request: HttpRequest, patient_id: int) -> HttpResponse:
         Patient.objects.only("id", "given_name", "family_name"), pk=patient_id
     )
     # Showing the name on this page is itself a read of the record.
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.READ,
-        targets=[Target.of(patient, "pk")],
-        detail={"view": "access_log"},
-    )
+    audit_read(request=request, records=[patient], view="access_log")
     events = (
         AuditEvent.objects.filter(patient=patient)
         .select_related("actor")

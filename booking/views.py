@@ -18,8 +18,7 @@ from django.views.decorators.http import require_http_methods
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import Slot, clinician_availability
 from appointments.services import appointment_cancel
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change
 from booking.forms import PatientDetailsForm
 from booking.services import online_booking_make
 from clinicians.models import Clinic, Clinician, Discipline
@@ -182,11 +181,8 @@ def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
                     "Please choose another time.",
                 )
             else:
-                audit_record(
-                    request=request,
-                    action=AuditEvent.Action.CREATE,
-                    targets=[Target.of(appointment, "patient_id")],
-                    detail={"view": "online_booking"},
+                audit_change(
+                    request=request, record=appointment, view="online_booking", created=True
                 )
                 _funnel("booking_completed")
                 return redirect("booking:done", token=signing.dumps(appointment.pk, salt=_SALT))
@@ -235,12 +231,7 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:
             error = exc.detail
         else:
-            audit_record(
-                request=request,
-                action=AuditEvent.Action.UPDATE,
-                targets=[Target.of(appointment, "patient_id")],
-                detail={"view": "online_cancel"},
-            )
+            audit_change(request=request, record=appointment, view="online_cancel")
     context = {
         "appointment": appointment,
         "local_start": in_zone(appointment.start, appointment.clinic.tz),

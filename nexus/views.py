@@ -1,17 +1,16 @@
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.models import User
 from appointments.models import Appointment
 from appointments.selectors import appointment_list
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_read
 from clinicians.models import Clinic, Clinician
+from nexus.http import StaffRequest
 from notes.models import ClinicalNote
 
 TODAY_LIMIT = 100
@@ -19,10 +18,10 @@ TODAY_LIMIT = 100
 
 @require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: StaffRequest) -> HttpResponse:
     """The day at a glance: today's appointments (a clinician's own, otherwise the
     clinic's), who has arrived, and the signed-in clinician's unsigned notes."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     context: dict[str, object] = {}
     clinic = Clinic.objects.filter(is_active=True).order_by("name").first()
     if clinic is not None and user.has_perm("appointments.view_appointment"):
@@ -42,13 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 :TODAY_LIMIT
             ]
         )
-        if todays:
-            audit_record(
-                request=request,
-                action=AuditEvent.Action.READ,
-                targets=[Target.of(a, "patient_id") for a in todays],
-                detail={"view": "dashboard"},
-            )
+        audit_read(request=request, records=todays, view="dashboard")
         context |= {
             "clinic": clinic,
             "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
@@ -66,11 +59,5 @@ def home(request: HttpRequest) -> HttpResponse:
             )
             .order_by("created_at")[:20]
         )
-        if drafts:
-            audit_record(
-                request=request,
-                action=AuditEvent.Action.READ,
-                targets=[Target.of(n, "patient_id") for n in drafts],
-                detail={"view": "dashboard_drafts"},
-            )
+        audit_read(request=request, records=drafts, view="dashboard_drafts")
     return render(request, "home.html", context)

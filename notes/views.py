@@ -3,33 +3,19 @@ and corrected only by addenda. Reception sees that notes exist, never their text
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import User
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change, audit_read
 from nexus.errors import DomainError
+from nexus.http import StaffRequest
 from notes.forms import AddendumForm, NoteEditForm, NoteForm
 from notes.models import ClinicalNote
 from notes.selectors import note_list
 from notes.services import note_add_addendum, note_create, note_sign, note_update
 from patients.selectors import patient_list
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
-def _audit(request: HttpRequest, note: ClinicalNote, action: str, view: str) -> None:
-    audit_record(
-        request=request,
-        action=action,
-        targets=[Target.of(note, "patient_id")],
-        detail={"view": view},
-    )
 
 
 def _chart(note: ClinicalNote) -> HttpResponse:
@@ -39,12 +25,12 @@ def _chart(note: ClinicalNote) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required(["notes.add_clinicalnote", "notes.view_note_body"], raise_exception=True)
-def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_object_or_404(patient_list(user=_user(request)), pk=patient_id)
+def note_new(request: StaffRequest, patient_id: int) -> HttpResponse:
+    patient = get_object_or_404(patient_list(user=request.user), pk=patient_id)
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        note = note_create(patient=patient, author=_user(request), **form.cleaned_data)
-        _audit(request, note, AuditEvent.Action.CREATE, "note_new")
+        note = note_create(patient=patient, author=request.user, **form.cleaned_data)
+        audit_change(request=request, record=note, view="note_new", created=True)
         messages.success(request, "Draft saved. Only you can see it until you sign it.")
         return redirect("notes:edit", note.pk)
     return render(request, "notes/new.html", {"form": form, "patient": patient})
@@ -53,20 +39,20 @@ def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("notes.view_note_body", raise_exception=True)
-def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def note_edit(request: StaffRequest, pk: int) -> HttpResponse:
     """A draft: edit and save, or sign. A signed note: read it, add an addendum."""
-    note = get_object_or_404(note_list(user=_user(request)).select_related("patient"), pk=pk)
+    note = get_object_or_404(note_list(user=request.user).select_related("patient"), pk=pk)
     if note.status == ClinicalNote.Status.SIGNED:
-        _audit(request, note, AuditEvent.Action.READ, "note")
+        audit_read(request=request, records=[note], view="note")
         return render(request, "notes/signed.html", {"note": note, "form": AddendumForm()})
     form = NoteEditForm(request.POST or None, initial={"title": note.title, "body": note.body})
     if request.method == "POST" and form.is_valid():
         try:
-            note = note_update(note=note, by=_user(request), **form.cleaned_data)
-            _audit(request, note, AuditEvent.Action.UPDATE, "note_edit")
+            note = note_update(note=note, by=request.user, **form.cleaned_data)
+            audit_change(request=request, record=note, view="note_edit")
             if "sign" in request.POST:
-                note = note_sign(note=note, by=_user(request))
-                _audit(request, note, AuditEvent.Action.UPDATE, "note_sign")
+                note = note_sign(note=note, by=request.user)
+                audit_change(request=request, record=note, view="note_sign")
                 messages.success(request, "Note signed. It can no longer change.")
                 return _chart(note)
         except DomainError as error:
@@ -75,25 +61,25 @@ def note_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Draft saved.")
             return redirect("notes:edit", note.pk)
     else:
-        _audit(request, note, AuditEvent.Action.READ, "note_edit")
+        audit_read(request=request, records=[note], view="note_edit")
     return render(request, "notes/draft.html", {"note": note, "form": form})
 
 
 @require_POST
 @login_required
 @permission_required(["notes.add_clinicalnote", "notes.view_note_body"], raise_exception=True)
-def note_addendum(request: HttpRequest, pk: int) -> HttpResponse:
-    note = get_object_or_404(note_list(user=_user(request)).select_related("patient"), pk=pk)
+def note_addendum(request: StaffRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(note_list(user=request.user).select_related("patient"), pk=pk)
     form = AddendumForm(request.POST)
     if form.is_valid():
         try:
             addendum = note_add_addendum(
-                note=note, author=_user(request), body=form.cleaned_data["body"]
+                note=note, author=request.user, body=form.cleaned_data["body"]
             )
         except DomainError as error:
             form.add_error("body", error.detail)
         else:
-            _audit(request, addendum, AuditEvent.Action.CREATE, "note_addendum")
+            audit_change(request=request, record=addendum, view="note_addendum", created=True)
             messages.success(request, "Addendum saved as a draft; sign it to add it to the record.")
             return redirect("notes:edit", addendum.pk)
     return render(request, "notes/signed.html", {"note": note, "form": form})

@@ -4,16 +4,16 @@ the chart, which shows one patient's record in one place."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.models import User
 from appointments.selectors import appointment_list
 from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change, audit_read
 from documents.views import documents_context
+from nexus.http import StaffRequest
 from notes.selectors import note_list, user_can_read_note_body
 from patients.forms import PatientForm
 from patients.models import Patient
@@ -25,21 +25,17 @@ CHART_NOTES = 20
 SEARCH_RESULTS = 25
 
 
-def _search(request: HttpRequest) -> tuple[str, list[Patient]]:
+def _search(request: StaffRequest) -> tuple[str, list[Patient]]:
     """Patients matching ?q=, audited: one event per patient shown, never the search text."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     term = request.GET.get("q", "").strip()[:100]
     found: list[Patient] = []
     if term:
         matches = patient_search(patient_list(user=user, include_archived=False), term)
         found = list(matches.only(*_LISTED)[:SEARCH_RESULTS])
-    if found:
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.SEARCH,
-            targets=[Target.of(p, "pk") for p in found],
-            detail={"view": "patient_search"},
-        )
+    audit_read(
+        request=request, records=found, view="patient_search", action=AuditEvent.Action.SEARCH
+    )
     return term, found
 
 
@@ -56,17 +52,17 @@ _LISTED = (
 @require_GET
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
-def patient_index(request: HttpRequest) -> HttpResponse:
+def patient_index(request: StaffRequest) -> HttpResponse:
     """Find a patient as you type: name, phone or Medicare number."""
     term, found = _search(request)
-    template = "patients/_results.html" if request.htmx else "patients/index.html"  # type: ignore[attr-defined]
+    template = "patients/_results.html" if request.htmx else "patients/index.html"
     return render(request, template, {"term": term, "patients": found})
 
 
 @require_GET
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
-def patient_pick(request: HttpRequest) -> HttpResponse:
+def patient_pick(request: StaffRequest) -> HttpResponse:
     """Search results to choose from inside another form (booking)."""
     term, found = _search(request)
     return render(request, "patients/_pick.html", {"term": term, "patients": found})
@@ -75,20 +71,15 @@ def patient_pick(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("patients.add_patient", raise_exception=True)
-def patient_create(request: HttpRequest) -> HttpResponse:
+def patient_create(request: StaffRequest) -> HttpResponse:
     form = PatientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            patient = patient_register(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            patient = patient_register(created_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            audit_record(
-                request=request,
-                action=AuditEvent.Action.CREATE,
-                targets=[Target.of(patient, "pk")],
-                detail={"view": "patient_create"},
-            )
+            audit_change(request=request, record=patient, view="patient_create", created=True)
             messages.success(request, f"Registered {patient}.")
             return redirect("patients:chart", patient.pk)
     return render(request, "patients/form.html", {"form": form, "patient": None})
@@ -97,16 +88,13 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("patients.change_patient", raise_exception=True)
-def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    patient = get_object_or_404(patient_list(user=user), pk=patient_id)
+def patient_edit(request: StaffRequest, patient_id: int) -> HttpResponse:
+    patient = get_object_or_404(patient_list(user=request.user), pk=patient_id)
     form = PatientForm(request.POST or None, instance=patient)
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.UPDATE if request.method == "POST" else AuditEvent.Action.READ,
-        targets=[Target.of(patient, "pk")],
-        detail={"view": "patient_edit"},
-    )
+    if request.method == "POST":
+        audit_change(request=request, record=patient, view="patient_edit")
+    else:
+        audit_read(request=request, records=[patient], view="patient_edit")
     if request.method == "POST" and form.is_valid():
         try:
             patient_update(patient=patient, **form.cleaned_data)
@@ -121,28 +109,17 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
-def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
+    user = request.user
     patient = get_object_or_404(
         patient_list(user=user).select_related("home_clinic", "referrer", "coordinator"),
         pk=patient_id,
     )
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.READ,
-        targets=[Target.of(patient, "pk")],
-        detail={"view": "chart"},
-    )
+    audit_read(request=request, records=[patient], view="chart")
     now = timezone.now()
     appointments = appointment_list(user=user).filter(patient=patient)
     notes = list(note_list(user=user).filter(patient=patient)[:CHART_NOTES])
-    if notes:
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.READ,
-            targets=[Target.of(n, "patient_id") for n in notes],
-            detail={"view": "chart_notes"},
-        )
+    audit_read(request=request, records=notes, view="chart_notes")
     context = {
         "notes": notes,
         "can_read_notes": user_can_read_note_body(user),
