@@ -77,6 +77,18 @@ class Appointment(models.Model):
         Status.CANCELLED: frozenset(),
         Status.NO_SHOW: frozenset(),
     }
+    # The order the panel offers the moves in, the clinic day's order (TRANSITIONS is a map of
+    # sets, whose iteration order changes between processes).
+    STATUS_ORDER = (
+        Status.CONFIRMED,
+        Status.ARRIVED,
+        Status.COMPLETED,
+        Status.NO_SHOW,
+        Status.CANCELLED,
+    )
+    # A slip of the finger on the day can be taken back: each of these returns to the status
+    # before it (arrival and no-show to `status_before_visit`, completion to arrival).
+    UNDOABLE = (Status.ARRIVED, Status.NO_SHOW, Status.COMPLETED)
     # Statuses that hold the clinician's time; cancelled and no-show slots are free again.
     ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMPLETED)
 
@@ -92,6 +104,12 @@ class Appointment(models.Model):
     notes = models.TextField(blank=True, help_text="Front-desk notes, not clinical notes.")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
     cancellation_reason = models.CharField(max_length=250, blank=True)
+    status_before_visit = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        blank=True,
+        help_text="Booked or confirmed: what undoing an arrival or a no-show returns to.",
+    )
     legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 import structlog
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import User
 from appointments.models import Appointment, AppointmentType
@@ -185,21 +186,99 @@ def appointment_reschedule(
     return current
 
 
+def _now() -> datetime:
+    # One seam for "now", so tests of the clinic-day rules can stand on a given day.
+    return timezone.now()
+
+
+def _same_clinic_day(appointment: Appointment, now: datetime) -> bool:
+    tz = appointment.clinic.tz
+    return appointment.start.astimezone(tz).date() == now.astimezone(tz).date()
+
+
+def _timing_refusal(appointment: Appointment, to: str, now: datetime) -> str | None:
+    """Why `to` cannot be chosen yet (or any more), or None when it can."""
+    if to == Status.ARRIVED and not _same_clinic_day(appointment, now):
+        return "A patient can be marked as arrived only on the day of the appointment."
+    if to == Status.NO_SHOW and now < appointment.start:
+        return "A patient can be marked as a no-show only after the appointment starts."
+    return None
+
+
+def appointment_next_statuses(
+    *, appointment: Appointment, now: datetime | None = None
+) -> list[str]:
+    """The statuses the appointment may move to now, in the clinic day's fixed order."""
+    now = now or _now()
+    return [
+        status
+        for status in Appointment.STATUS_ORDER
+        if appointment.can_move_to(status) and _timing_refusal(appointment, status, now) is None
+    ]
+
+
+def appointment_undo_target(*, appointment: Appointment, now: datetime | None = None) -> str | None:
+    """The status an undo would return to, or None when there is nothing to undo: only an
+    arrival, a no-show or a completion, and only on the appointment's day (clinic's zone)."""
+    if appointment.status not in Appointment.UNDOABLE:
+        return None
+    if not _same_clinic_day(appointment, now or _now()):
+        return None
+    if appointment.status == Status.COMPLETED:
+        return Status.ARRIVED
+    return appointment.status_before_visit or Status.BOOKED
+
+
 @transaction.atomic
-def appointment_transition(*, appointment: Appointment, to: str, reason: str = "") -> Appointment:
+def appointment_transition(
+    *, appointment: Appointment, to: str, reason: str = "", now: datetime | None = None
+) -> Appointment:
     current = _lock(appointment)
     if not current.can_move_to(to):
         raise InvalidTransition(
             f"A {current.get_status_display().lower()} appointment cannot become "
             f"{Status(to).label.lower()}."
         )
+    if refusal := _timing_refusal(current, to, now or _now()):
+        raise InvalidTransition(refusal)
     if to == Status.CANCELLED:
         if not reason.strip():
             raise ValidationFailed("Say why the appointment is cancelled.", field="reason")
         current.cancellation_reason = reason.strip()
+    if to in (Status.ARRIVED, Status.NO_SHOW):
+        current.status_before_visit = current.status
     current.status = to
-    current.save(update_fields=["status", "cancellation_reason", "updated_at"])
+    current.save(
+        update_fields=["status", "cancellation_reason", "status_before_visit", "updated_at"]
+    )
     log.info("appointment.status_changed", appointment_id=current.pk, status=to)
+    return current
+
+
+@transaction.atomic
+def appointment_undo_status(
+    *, appointment: Appointment, now: datetime | None = None
+) -> Appointment:
+    """Take back an arrival, a no-show or a completion marked by mistake, on the day."""
+    current = _lock(appointment)
+    back_to = appointment_undo_target(appointment=current, now=now)
+    if back_to is None:
+        raise InvalidTransition(
+            f"A {current.get_status_display().lower()} appointment has nothing to undo today."
+        )
+    if current.status == Status.NO_SHOW and _clashes(
+        clinician=current.clinician, start=current.start, end=current.end, exclude_pk=current.pk
+    ):
+        # A no-show frees the time; someone may have been booked into it since.
+        raise SlotUnavailable(
+            "Someone else has been booked into this time since; the no-show stays."
+        )
+    undone = current.status
+    current.status = back_to
+    if back_to in (Status.BOOKED, Status.CONFIRMED):
+        current.status_before_visit = ""
+    _save(current)
+    log.info("appointment.status_undone", appointment_id=current.pk, undone=undone, status=back_to)
     return current
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("book/", views.book, name="book"),
     path("appointments/<int:pk>/", views.appointment_panel, name="panel"),
     path("appointments/<int:pk>/status/", views.appointment_status, name="status"),
+    path("appointments/<int:pk>/undo/", views.appointment_undo, name="undo"),
     path("appointments/<int:pk>/cancel/", views.appointment_cancel_view, name="cancel"),
     path("appointments/<int:pk>/move/", views.appointment_move, name="move"),
 ]

@@ -23,10 +23,14 @@ from appointments.selectors import appointment_list
 from appointments.services import (
     appointment_book,
     appointment_cancel,
+    appointment_next_statuses,
     appointment_reschedule,
     appointment_transition,
+    appointment_undo_status,
+    appointment_undo_target,
 )
-from audit.services import audit_change, audit_read
+from audit.models import AuditEvent
+from audit.services import Target, audit_change, audit_read, audit_record
 from clinicians.models import Clinic
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
@@ -173,9 +177,11 @@ def _panel_context(appointment: Appointment, **forms: Form) -> dict[str, Any]:
         "appointment": appointment,
         "next_statuses": [
             (status, Appointment.Status(status).label)
-            for status in Appointment.TRANSITIONS[appointment.status]
+            for status in appointment_next_statuses(appointment=appointment)
             if status != Appointment.Status.CANCELLED
         ],
+        "undo_to": (undo_to := appointment_undo_target(appointment=appointment)),
+        "undo_to_label": Appointment.Status(undo_to).label if undo_to else "",
         "can_cancel": appointment.can_move_to(Appointment.Status.CANCELLED),
         "can_move": appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
         "cancel_form": forms.get("cancel_form") or CancelForm(),
@@ -211,6 +217,28 @@ def appointment_status(request: StaffRequest, pk: int) -> HttpResponse:
                 f"{updated.patient} is now {updated.get_status_display().lower()}.",
             )
     return _panel(request, "appointments/panel.html", context)
+
+
+@require_POST
+@login_required
+@permission_required("appointments.change_appointment", raise_exception=True)
+def appointment_undo(request: StaffRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(request, pk)
+    undone = appointment.get_status_display().lower()
+    try:
+        updated = appointment_undo_status(appointment=appointment)
+    except DomainError as error:
+        context = _panel_context(appointment)
+        context["error"] = error.detail
+        return _panel(request, "appointments/panel.html", context)
+    # What was undone is part of the record: an undo must not look like a fresh change.
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.UPDATE,
+        targets=[Target.of(updated, "patient_id")],
+        detail={"view": "calendar_undo", "undone": appointment.status, "to": updated.status},
+    )
+    return _done(request, updated, f"Undid {updated.patient}'s {undone}.")
 
 
 @require_POST

@@ -1,5 +1,5 @@
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -99,6 +99,17 @@ def _empty_cache() -> None:
 
 def sydney(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SYDNEY)
+
+
+@pytest.fixture
+def now_is(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Stand at a given moment for the appointment rules that depend on the clinic's day
+    (arrival only on the day, no-show only after the start, undo only on the day)."""
+
+    def stand_at(moment: datetime) -> None:
+        monkeypatch.setattr("appointments.services._now", lambda: moment)
+
+    return stand_at
 
 
 @pytest.fixture

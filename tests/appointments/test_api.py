@@ -87,8 +87,9 @@ def test_malformed_json_is_a_400_not_a_500(reception_api):
     assert response.json()["code"] == "parse_error"
 
 
-def test_transitions_through_the_api(reception_api, practice, patient):
+def test_transitions_through_the_api(reception_api, practice, patient, now_is):
     appointment_id = reception_api.post(URL, body(practice, patient), format="json").json()["id"]
+    now_is(sydney(MONDAY, 9, 50))  # arrival is marked on the day
 
     for action, status in [
         ("confirm", "confirmed"),
@@ -124,8 +125,9 @@ def test_cancel_needs_a_reason_and_then_frees_the_slot(reception_api, practice, 
     assert rebooked.status_code == 201
 
 
-def test_no_show_action(reception_api, practice, patient):
+def test_no_show_action(reception_api, practice, patient, now_is):
     appointment_id = reception_api.post(URL, body(practice, patient), format="json").json()["id"]
+    now_is(sydney(MONDAY, 10, 20))  # a no-show is marked after the start
 
     response = reception_api.post(f"{URL}{appointment_id}/no-show/")
 

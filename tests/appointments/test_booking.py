@@ -63,8 +63,9 @@ def test_cancel_then_rebook_the_same_slot(practice, patient):
     assert second.status == Appointment.Status.BOOKED
 
 
-def test_no_show_frees_the_slot(practice, patient):
+def test_no_show_frees_the_slot(practice, patient, now_is):
     first = book(practice, patient, sydney(MONDAY, 10))
+    now_is(sydney(MONDAY, 10, 20))  # a no-show is marked after the start
     appointment_mark_no_show(appointment=first)
 
     book(practice, PatientFactory(), sydney(MONDAY, 10))
@@ -110,8 +111,9 @@ def test_a_clinician_cannot_be_booked_at_a_clinic_they_do_not_work_at(practice, 
     assert error.value.field == "clinic"
 
 
-def test_the_status_machine_allows_the_clinic_day(practice, patient):
+def test_the_status_machine_allows_the_clinic_day(practice, patient, now_is):
     appointment = book(practice, patient, sydney(MONDAY, 10))
+    now_is(sydney(MONDAY, 9, 50))  # arrival is marked on the day
 
     appointment = appointment_confirm(appointment=appointment)
     appointment = appointment_arrive(appointment=appointment)
@@ -129,8 +131,11 @@ def test_the_status_machine_allows_the_clinic_day(practice, patient):
         ([appointment_mark_no_show], appointment_arrive),
     ],
 )
-def test_invalid_transitions_are_refused_and_change_nothing(practice, patient, path, forbidden):
+def test_invalid_transitions_are_refused_and_change_nothing(
+    practice, patient, now_is, path, forbidden
+):
     appointment = book(practice, patient, sydney(MONDAY, 10))
+    now_is(sydney(MONDAY, 10, 20))  # on the day, after the start: only the status machine refuses
     for step in path:
         appointment = step(appointment=appointment)
     before = Appointment.objects.get(pk=appointment.pk).status

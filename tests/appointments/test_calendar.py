@@ -135,9 +135,10 @@ def test_booking_without_a_patient_says_so(desk, practice):
     assert not Appointment.objects.exists()
 
 
-def test_the_panel_moves_an_appointment_through_its_statuses(desk, practice, patient):
+def test_the_panel_moves_an_appointment_through_its_statuses(desk, practice, patient, now_is):
     book(desk, practice, patient, 10)
     appointment = Appointment.objects.get()
+    now_is(sydney(MONDAY, 9, 50))  # arrival is offered on the day
 
     panel = desk.get(f"/calendar/appointments/{appointment.pk}/")
     assert panel.status_code == 200
