@@ -34,6 +34,12 @@ _FRONT_DESK = [
     "appointments.change_appointment",
     "documents.view_document",
     "documents.add_document",
+    # Messages to patients: send, see the outbox, retry failures, work the reply inbox.
+    "integrations.view_message",
+    "integrations.add_message",
+    "integrations.change_message",
+    "integrations.view_inboundmessage",
+    "integrations.change_inboundmessage",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -64,6 +70,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "notes.view_clinicalnote",
         "audit.view_auditevent",
         "documents.delete_document",
+        "integrations.view_messagetemplate",
+        "integrations.add_messagetemplate",
+        "integrations.change_messagetemplate",
     ],
     CLINICIAN: [
         *_REFERENCE_DATA,

@@ -10,6 +10,8 @@ from django.utils import timezone
 from accounts.models import User
 from appointments.models import Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from integrations.models import Message
+from integrations.services import appointment_notify
 from nexus.errors import InvalidTransition, OutsideWorkingHours, SlotUnavailable, ValidationFailed
 from patients.models import Patient
 
@@ -136,6 +138,8 @@ def appointment_book(
         created_by=created_by,
     )
     _save(appointment)
+    # In this transaction: a booking rolled back leaves no confirmation behind.
+    appointment_notify(appointment=appointment, kind=Message.Kind.CONFIRMATION)
     log.info(
         "appointment.booked",
         appointment_id=appointment.pk,
@@ -182,6 +186,7 @@ def appointment_reschedule(
     )
     current.clinician, current.clinic, current.start, current.end = clinician, clinic, start, end
     _save(current)
+    appointment_notify(appointment=current, kind=Message.Kind.MOVED)
     log.info("appointment.rescheduled", appointment_id=current.pk)
     return current
 
@@ -231,7 +236,12 @@ def appointment_undo_target(*, appointment: Appointment, now: datetime | None = 
 
 @transaction.atomic
 def appointment_transition(
-    *, appointment: Appointment, to: str, reason: str = "", now: datetime | None = None
+    *,
+    appointment: Appointment,
+    to: str,
+    reason: str = "",
+    now: datetime | None = None,
+    notify: bool = True,
 ) -> Appointment:
     current = _lock(appointment)
     if not current.can_move_to(to):
@@ -251,6 +261,8 @@ def appointment_transition(
     current.save(
         update_fields=["status", "cancellation_reason", "status_before_visit", "updated_at"]
     )
+    if to == Status.CANCELLED and notify:
+        appointment_notify(appointment=current, kind=Message.Kind.CANCELLED)
     log.info("appointment.status_changed", appointment_id=current.pk, status=to)
     return current
 
@@ -294,8 +306,13 @@ def appointment_complete(*, appointment: Appointment) -> Appointment:
     return appointment_transition(appointment=appointment, to=Status.COMPLETED)
 
 
-def appointment_cancel(*, appointment: Appointment, reason: str) -> Appointment:
-    return appointment_transition(appointment=appointment, to=Status.CANCELLED, reason=reason)
+def appointment_cancel(
+    *, appointment: Appointment, reason: str, notify: bool = True
+) -> Appointment:
+    """`notify=False` when the patient asked for it by SMS: they know already."""
+    return appointment_transition(
+        appointment=appointment, to=Status.CANCELLED, reason=reason, notify=notify
+    )
 
 
 def appointment_mark_no_show(*, appointment: Appointment) -> Appointment:

@@ -63,3 +63,13 @@ class AuditUnavailable(DomainError):
     default_detail = (
         "This could not be shown because the access could not be recorded. Please try again."
     )
+
+
+class NoSmsConsent(Conflict):
+    code = "sms_no_consent"
+    default_detail = "This patient has not agreed to receive SMS."
+
+
+class NoMobileNumber(ValidationFailed):
+    code = "sms_no_mobile"
+    default_detail = "This patient has no Australian mobile number on file."

@@ -9,11 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# FileAwareEnv: any variable may instead be given as VAR_FILE=/path (Cloud Run and ECS mount
+# secrets as files), so secrets need not sit in the process environment.
+env = environ.FileAwareEnv()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "audit",
     "documents",
     "booking",
+    "integrations",
     "axes",
 ]
 
@@ -353,22 +357,98 @@ NEXUS_AUDIT_CHECKPOINT_KEY = env.str("NEXUS_AUDIT_CHECKPOINT_KEY", default="") o
     hmac.new(SECRET_KEY.encode(), b"nexus-audit-checkpoint", "sha256").hexdigest()
 )
 
-# Celery: tasks run in-process unless a broker is configured.
+# Celery: tasks run in-process unless a broker is configured (`celery -A nexus worker`).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
+# Late ack + reject on a lost worker: a task whose worker died is run again. Every task is
+# idempotent (the outbox claims rows), so a second run never sends a second message.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
-CELERY_BEAT_SCHEDULE = {
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A countdown longer than the Redis visibility timeout is delivered again and again
+# (security.md A8); the outbox's retry delays stay well below it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
+# Workers log through LOGGING below (nexus/celery.py), with the task id on every line.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+
+def _cron(name: str, default: str) -> crontab | None:
+    """A beat schedule from a five-field cron in the environment; "disable" turns it off."""
+    value = env.str(name, default=default).strip()
+    if value.lower() == "disable":
+        return None
+    minute, hour, day_of_month, month_of_year, day_of_week = value.split()
+    return crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
+
+
+# name: (task, cron variable, default cron, expires seconds). A run that waited in the
+# queue past `expires` is dropped: the next one does the same work.
+_BEAT = {
+    "sms-reminders": (
+        "integrations.tasks.reminders_send_task",
+        "NEXUS_CRON_SMS_REMINDERS",
+        "*/10 * * * *",
+        9 * 60,
+    ),
+    "outbox-relay": (
+        "integrations.tasks.outbox_relay_task",
+        "NEXUS_CRON_OUTBOX_RELAY",
+        "* * * * *",
+        55,
+    ),
+    "outbox-sweep": (
+        "integrations.tasks.outbox_sweep_task",
+        "NEXUS_CRON_OUTBOX_SWEEP",
+        "*/5 * * * *",
+        4 * 60,
+    ),
+}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Every few seconds, which a cron cannot say.
     "audit-seal": {
         "task": "audit.tasks.audit_seal_task",
         "schedule": NEXUS_AUDIT_SEAL_SECONDS,
         "options": {"expires": NEXUS_AUDIT_SEAL_SECONDS},
     },
+    **{
+        name: {"task": task, "schedule": schedule, "options": {"expires": expires}}
+        for name, (task, variable, default, expires) in _BEAT.items()
+        if (schedule := _cron(variable, default)) is not None
+    },
 }
+
+# Messages to patients: the outbox (integrations/) and SMS Broadcast.
+SMSBROADCAST_API_URL = env.str(
+    "SMSBROADCAST_API_URL", default="https://api.smsbroadcast.com.au/api-adv.php"
+)
+# Without a username a console backend records what would have been sent.
+SMSBROADCAST_USERNAME = env.str("SMSBROADCAST_USERNAME", default="")
+SMSBROADCAST_PASSWORD = env.str("SMSBROADCAST_PASSWORD", default="")
+SMSBROADCAST_FROM = env.str("SMSBROADCAST_FROM", default="")
+SMSBROADCAST_TIMEOUT_SECONDS = env.float("SMSBROADCAST_TIMEOUT_SECONDS", default=10.0)
+# The last path segment of the inbound/status webhook URLs; unset, the webhooks answer 404.
+NEXUS_SMS_WEBHOOK_SECRET = env.str("NEXUS_SMS_WEBHOOK_SECRET", default="")
+NEXUS_SMS_REMINDER_HOURS = env.int("NEXUS_SMS_REMINDER_HOURS", default=24)
+NEXUS_OUTBOX_MAX_ATTEMPTS = env.int("NEXUS_OUTBOX_MAX_ATTEMPTS", default=6)
+NEXUS_OUTBOX_RETRY_SECONDS = env.float("NEXUS_OUTBOX_RETRY_SECONDS", default=30.0)
+# A row claimed longer ago than this whose worker never reported is moved to "unknown".
+# Longer than the hard task time limit, so a live send is never swept.
+NEXUS_OUTBOX_LEASE_SECONDS = env.int("NEXUS_OUTBOX_LEASE_SECONDS", default=300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

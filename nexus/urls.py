@@ -9,6 +9,7 @@ from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
 from audit.api.views import AuditEventViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
 from documents.api.views import DocumentViewSet, PatientDocumentViewSet
+from integrations.api.views import MessageViewSet, PatientSmsViewSet
 from nexus import health, metrics, views
 from notes.api.views import ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
@@ -29,6 +30,8 @@ router.register("appointment-types", AppointmentTypeViewSet)
 router.register("appointments", AppointmentViewSet)
 router.register("notes", ClinicalNoteViewSet)
 router.register("audit-events", AuditEventViewSet)
+router.register("messages", MessageViewSet)
+router.register(r"patients/(?P<patient_pk>\d+)/sms", PatientSmsViewSet, basename="patient-sms")
 
 admin.site.site_header = "Nexus administration"
 admin.site.site_title = "Nexus"
@@ -47,6 +50,7 @@ urlpatterns = [
     path("setup/clinicians/", include("clinicians.urls")),
     path("setup/appointment-types/", include("appointments.type_urls")),
     path("book/", include("booking.urls")),
+    path("webhooks/sms/", include("integrations.smsbroadcast.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),

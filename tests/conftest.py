@@ -38,6 +38,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # clearing the cache cannot wipe another's throttle counters or cached tokens mid-test.
     from django.conf import settings
 
+    # Tasks run in-process after commit, as in the embedded default, even when REDIS_URL
+    # names a broker; tests/integrations/test_celery_worker.py runs a real worker itself.
+    from nexus.celery import app as celery_app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    celery_app.conf.task_always_eager = True
+
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     location = settings.CACHES["default"].get("LOCATION", "")
     if worker.startswith("gw") and str(location).startswith("redis"):

@@ -9,6 +9,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from audit.services import Target, audit_record
+from integrations.models import Message
 from tests.conftest import MONDAY, sydney
 from tests.factories import (
     AppointmentFactory,
@@ -74,6 +75,11 @@ def make_audit_events(n: int) -> None:
     )
 
 
+def make_messages(n: int) -> None:
+    for _ in range(n):
+        Message.objects.create(kind="adhoc", to="+61412000000", body="Hi", patient=PatientFactory())
+
+
 # Audited lists also record their page in the audit trail: one bulk INSERT, whatever the
 # page size (the hash chain is sealed later, off the request path).
 AUDIT = 1
@@ -95,6 +101,7 @@ LISTS: list[tuple[str, Callable[[int], None], int]] = [
     ("/api/v1/appointments/", make_appointments, 1 + AUDIT),
     ("/api/v1/notes/", make_notes, 1 + AUDIT),
     ("/api/v1/audit-events/", make_audit_events, 1),
+    ("/api/v1/messages/", make_messages, 1 + AUDIT),
 ]
 
 

@@ -1,0 +1,83 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.api.mixins import AuditedViewSetMixin
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from integrations.api.serializers import MessageSerializer, SmsSendSerializer
+from integrations.models import Message
+from integrations.selectors import message_list
+from integrations.services import sms_send
+from nexus.api.filters import IdFilter
+from nexus.api.pagination import CursorPagination
+from nexus.api.permissions import request_user
+from patients.selectors import patient_list
+
+
+class MessageFilter(filters.FilterSet):
+    patient = IdFilter("patient")
+
+    class Meta:
+        model = Message
+        fields = ["status", "channel", "kind"]
+
+
+class MessagePagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class MessageViewSet(
+    AuditedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Message],
+):
+    """The outbox: every message Nexus has sent or will send, with its delivery status."""
+
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    filterset_class = MessageFilter
+    pagination_class = MessagePagination
+    scope_resource = "messages"
+
+    def get_queryset(self) -> QuerySet[Message]:
+        return message_list(user=request_user(self.request))
+
+
+class PatientSmsViewSet(viewsets.GenericViewSet[Message]):
+    """Send a patient an SMS. Needs their SMS consent and an Australian mobile."""
+
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    scope_resource = "messages"
+
+    @extend_schema(
+        request=SmsSendSerializer,
+        responses={
+            202: MessageSerializer,
+            400: OpenApiResponse(description="No body, too long, or no mobile number"),
+            404: OpenApiResponse(description="No such patient"),
+            409: OpenApiResponse(description="The patient has not agreed to SMS"),
+        },
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = request_user(request)
+        patient = get_object_or_404(patient_list(user=user), pk=kwargs["patient_pk"])
+        payload = SmsSendSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        message = sms_send(patient=patient, body=payload.validated_data["body"], created_by=user)
+        audit_record(
+            request=request,
+            action=AuditEvent.Action.CREATE,
+            targets=[Target.of(message, "patient_id")],
+            detail={"view": "sms", "status": 202},
+        )
+        message.refresh_from_db()
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)

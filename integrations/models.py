@@ -1,0 +1,156 @@
+"""The outbox every message to a patient goes through, the templates texts come from, and
+the replies that come back.
+
+A `Message` row is written in the same transaction as the change that causes it (a booking
+writes its confirmation), so a rolled-back change leaves no message and a committed one
+always has its row. Delivery happens after commit (integrations/outbox.py).
+"""
+
+from django.conf import settings
+from django.db import models
+
+from appointments.models import Appointment
+from clinicians.models import Clinic
+from patients.models import Patient
+
+
+class Message(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        # The worker died mid-call, so nobody knows whether the provider took it. Never
+        # re-sent automatically: a second copy may reach the patient; staff decide.
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", "Booking confirmation"
+        REMINDER = "reminder", "Reminder"
+        MOVED = "moved", "Appointment moved"
+        CANCELLED = "cancelled", "Appointment cancelled"
+        ADHOC = "adhoc", "Message from staff"
+        VERIFICATION = "verification", "Verification code"
+
+    # Statuses that need a person: shown first on the Messages page.
+    NEEDS_ATTENTION = (Status.FAILED, Status.UNKNOWN)
+
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    to = models.CharField(max_length=20, help_text="E.164, e.g. +61412345678.")
+    body = models.TextField(help_text="Stored here, never logged.")
+    # Who or what caused it: the patient it concerns, the appointment, the staff member.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    provider_ref = models.CharField(max_length=64, blank=True)
+    provider_status = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The relay's question: which queued rows are due?
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["patient", "created_at"]),
+            models.Index(fields=["appointment", "kind"]),
+            models.Index(fields=["created_at", "id"]),
+        ]
+        constraints = [
+            # Once per appointment, whatever overlapping reminder runs or beats try.
+            models.UniqueConstraint(
+                fields=["appointment"],
+                condition=models.Q(kind="reminder"),
+                name="message_one_reminder_per_appointment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status in self.NEEDS_ATTENTION and self.handled_at is None
+
+
+class MessageTemplate(models.Model):
+    """A clinic's wording for one kind of message. Without a row the default text is used."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="message_templates")
+    kind = models.CharField(max_length=20, choices=Message.Kind.choices)
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["clinic", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "kind"], name="one_template_per_clinic_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic}: {self.get_kind_display()}"
+
+
+class InboundMessage(models.Model):
+    """A reply from a patient's phone, and what Nexus did with it."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed the appointment"
+        CANCELLED = "cancelled", "Cancelled the appointment"
+        STOPPED = "stopped", "Withdrew SMS consent"
+        INBOX = "inbox", "Needs reception"
+
+    from_number = models.CharField(max_length=20, help_text="E.164 when it parsed.")
+    to_number = models.CharField(max_length=20, blank=True)
+    body = models.TextField(blank=True)
+    ref = models.CharField(max_length=40, blank=True)
+    # SMS Broadcast gives no id for a reply: a hash of what it sent is the idempotency key,
+    # so the same webhook delivered twice is one row and one effect.
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="sms_replies"
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="sms_replies"
+    )
+    in_reply_to = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["outcome", "handled_at"])]
+
+    def __str__(self) -> str:
+        return f"Reply #{self.pk} ({self.outcome})"
