@@ -50,6 +50,7 @@ urlpatterns = [
     path("setup/clinicians/", include("clinicians.urls")),
     path("setup/appointment-types/", include("appointments.type_urls")),
     path("book/", include("booking.urls")),
+    path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),
