@@ -35,7 +35,7 @@ def messages_for_patient(*, user: User, patient: Patient) -> QuerySet[Message]:
 
 
 def inbox_list(*, user: User, include_handled: bool = False) -> QuerySet[InboundMessage]:
-    qs = InboundMessage.objects.select_related("patient", "appointment").order_by(
+    qs = InboundMessage.objects.select_related("patient", "appointment__clinic").order_by(
         "-received_at", "-id"
     )
     if not include_handled:

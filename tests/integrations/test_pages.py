@@ -179,11 +179,13 @@ def test_the_appointment_panel_shows_reminded_and_confirmed_by_reply(reception, 
 
 
 def test_the_inbox_lists_open_questions_and_marks_them_done(reception, consenting):
+    appointment = AppointmentFactory(patient=consenting, start=timezone.now() + timedelta(days=1))
     question = InboundMessage.objects.create(
         from_number="+61412345678",
         body="what time?",
         dedupe_key="a",
         patient=consenting,
+        appointment=appointment,
         outcome="inbox",
     )
     InboundMessage.objects.create(
