@@ -1,9 +1,11 @@
+import datetime as dt
 from datetime import datetime
 
 from django import forms
 
 from appointments.models import Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician
+from nexus.dates import in_supported_range
 from patients.models import Patient
 
 
@@ -15,6 +17,12 @@ class _WhenForm(forms.Form):
     time = forms.TimeField(
         widget=forms.TimeInput(format="%H:%M", attrs={"type": "time", "step": 300})
     )
+
+    def clean_date(self) -> dt.date:
+        day: dt.date = self.cleaned_data["date"]
+        if not in_supported_range(day):
+            raise forms.ValidationError("Choose a date between 1900 and 2999.")
+        return day
 
     def start_in(self, clinic: Clinic) -> datetime:
         return datetime.combine(

@@ -2,7 +2,7 @@
 panel (status, reschedule, cancel). Pages are whole documents; with HTMX the panels load
 beside the calendar without a page change."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,6 +32,7 @@ from appointments.services import (
 from audit.models import AuditEvent
 from audit.services import Target, audit_change, audit_read, audit_record
 from clinicians.models import Clinic
+from nexus.dates import parse_aware_datetime, parse_date
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
 
@@ -59,10 +60,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
     view = request.GET.get("view", "day")
     days = VIEWS.get(view, 1)
     today = timezone.localdate(timezone=clinic.tz)
-    try:
-        day = date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        day = today
+    day = parse_date(request.GET.get("date", "")) or today
     if days == 7:
         day -= timedelta(days=day.weekday())  # weeks start on Monday
     chosen = [int(c) for c in request.GET.getlist("clinician") if c.isdigit()]
@@ -117,11 +115,9 @@ def book(request: StaffRequest) -> HttpResponse:
         initial: dict[str, Any] = {"clinician": request.GET.get("clinician")}
         clinic = _clinic(request)
         initial["clinic"] = clinic.pk
-        try:
-            start = datetime.fromisoformat(request.GET.get("start", "")).astimezone(clinic.tz)
+        if start := parse_aware_datetime(request.GET.get("start", "")):
+            start = start.astimezone(clinic.tz)
             initial |= {"date": start.date(), "time": start.time().replace(second=0)}
-        except ValueError:
-            pass
         form = BookingForm(initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -22,6 +22,7 @@ from audit.services import audit_change
 from booking.forms import PatientDetailsForm
 from booking.services import online_booking_make
 from clinicians.models import Clinic, Clinician, Discipline
+from nexus.dates import parse_aware_datetime
 from nexus.errors import DomainError
 from nexus.metrics import metric_increment
 from nexus.ratelimit import rate_limited
@@ -140,17 +141,19 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
 def _slot_from(
     request: HttpRequest, clinician: Clinician
 ) -> tuple[AppointmentType, Clinic, datetime]:
+    """The chosen time from the slot link; anything that is not one (a word for an id, an
+    impossible or far-off date) is "no such time": 404, never a traceback."""
     source = request.POST if request.method == "POST" else request.GET
-    appointment_type = get_object_or_404(_bookable_types(), pk=source.get("type", "0") or 0)
-    clinic = get_object_or_404(
-        clinician.clinics.filter(is_active=True), pk=source.get("clinic", "0") or 0
-    )
-    try:
-        start = datetime.fromisoformat(source.get("start", ""))
-    except ValueError as exc:
-        raise Http404 from exc
-    if start.tzinfo is None or start <= timezone.now():
+    type_id, clinic_id = source.get("type", ""), source.get("clinic", "")
+    start = parse_aware_datetime(source.get("start", ""))
+    if not (
+        type_id.isascii() and type_id.isdigit() and clinic_id.isascii() and clinic_id.isdigit()
+    ):
         raise Http404
+    if start is None or start <= timezone.now():
+        raise Http404
+    appointment_type = get_object_or_404(_bookable_types(), pk=int(type_id))
+    clinic = get_object_or_404(clinician.clinics.filter(is_active=True), pk=int(clinic_id))
     return appointment_type, clinic, start
 
 

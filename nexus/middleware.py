@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 
 from nexus.errors import AuditUnavailable
@@ -82,3 +82,36 @@ def audit_failed(request: HttpRequest) -> None:
         and transaction.get_connection().in_atomic_block
     ):
         transaction.set_rollback(True)
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in a query string or form is never a real search or value, and
+    PostgreSQL refuses it inside any string ("A string literal cannot contain NUL"), which
+    surfaced as a 500 from every search box. Answer 400 before a view sees it; JSON bodies
+    are refused by the serializers' own NUL check."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _has_nul(request):
+            return bad_request(request, "The request contains a NUL character.")
+        return self.get_response(request)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    fields = [request.GET]
+    if request.content_type == "application/x-www-form-urlencoded":
+        fields.append(request.POST)
+    return "\x00" in request.path or any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for field in fields
+        for key, values in field.lists()
+    )
+
+
+def bad_request(request: HttpRequest, detail: str) -> HttpResponse:
+    """400 in the API's error shape under /api/, plain text elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": "invalid"}, status=400)
+    return HttpResponse(detail, status=400, content_type="text/plain; charset=utf-8")

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "nexus.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "nexus.middleware.RejectNulBytesMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "nexus.middleware.NoStoreMiddleware",

@@ -20,7 +20,7 @@ from appointments.api.serializers import (
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
 from audit.api.mixins import AuditedViewSetMixin
-from nexus.api.filters import IdFilter
+from nexus.api.filters import AwareDateTimeFilter, IdFilter
 from nexus.api.pagination import CursorPagination
 from nexus.api.permissions import request_user
 from nexus.errors import PermissionDenied
@@ -41,8 +41,8 @@ class AppointmentTypeViewSet(
 
 
 class AppointmentFilter(filters.FilterSet):
-    start_after = filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
-    start_before = filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+    start_after = AwareDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = AwareDateTimeFilter(field_name="start", lookup_expr="lt")
     clinician = IdFilter("clinician")
     patient = IdFilter("patient")
     clinic = IdFilter("clinic")

@@ -2,7 +2,7 @@ from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, viewsets
 
 from audit.models import AuditEvent
-from nexus.api.filters import IdFilter
+from nexus.api.filters import AwareDateTimeFilter, IdFilter
 from nexus.api.pagination import CursorPagination
 
 
@@ -30,8 +30,8 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
 class AuditEventFilter(filters.FilterSet):
     patient = IdFilter("patient", label="Who accessed this patient's record")
     actor = IdFilter("actor", label="What this staff member accessed")
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

@@ -1,4 +1,11 @@
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
+
+from nexus.dates import in_supported_range
 
 
 class IdFilter(filters.NumberFilter):
@@ -10,3 +17,18 @@ class IdFilter(filters.NumberFilter):
 
     def __init__(self, field_name: str, **kwargs: object) -> None:
         super().__init__(field_name=f"{field_name}_id", min_value=1, **kwargs)
+
+
+class _SupportedDateTimeField(IsoDateTimeField):
+    def to_python(self, value: Any) -> datetime | None:
+        result = super().to_python(value)
+        if result is not None and not in_supported_range(result):
+            raise ValidationError("Use a date between the years 1900 and 2999.", code="invalid")
+        return result
+
+
+class AwareDateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time filter that refuses years no clinic books in with a 400: the
+    database conversion of 9999-12-31T23:59:59-23:59 to UTC overflowed into a 500."""
+
+    field_class = _SupportedDateTimeField

@@ -7,14 +7,37 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from nexus.errors import ValidationFailed
+
 MAX_PAGE_SIZE = 100
+# Far past any real list, and small enough that (page - 1) * page_size stays a valid SQL
+# OFFSET: ?page=99999999999999999999 was a "bigint out of range" 500.
+MAX_PAGE = 1_000_000
 # Counting past this many rows costs more than the page itself on large tables
 # (reference/performance.md); beyond it `count` is null and `next` still works.
 COUNT_CAP = 1_000
 
 
+def positive_int_param(request: Request, name: str, default: int) -> int:
+    """A whole number from 1 in the query string, or 400 (not a silent default)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ValidationFailed(f"{name} must be a whole number from 1.", field=name)
+    return int(raw)
+
+
+PAGE_SIZE_DESCRIPTION = (
+    f"Results per page (default 25); values above {MAX_PAGE_SIZE} are treated as {MAX_PAGE_SIZE}."
+)
+
+
 class PageNumberPagination(pagination.BasePagination):
-    """`?page=` and `?page_size=` (≤ 100) with an exact count only where it is cheap.
+    """`?page=` and `?page_size=` with an exact count only where it is cheap.
+
+    Both must be whole numbers from 1 (else 400). A page_size above 100 is clamped to 100
+    (security.md R28), and the schema says so; a page past the end is an empty page.
 
     It fetches one row past the page to know whether there is a next page, and counts at
     most COUNT_CAP + 1 rows, so a list never runs an unbounded COUNT(*).
@@ -24,20 +47,19 @@ class PageNumberPagination(pagination.BasePagination):
     page_query_param = "page"
     page_size_query_param = "page_size"
 
-    def _int_param(self, request: Request, name: str, default: int, maximum: int | None) -> int:
-        try:
-            value = int(request.query_params.get(name, default))
-        except (TypeError, ValueError):
-            return default
-        value = max(value, 1)
-        return min(value, maximum) if maximum else value
+    def _int_param(self, request: Request, name: str, default: int) -> int:
+        return positive_int_param(request, name, default)
 
     def paginate_queryset(  # type: ignore[override]
         self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
     ) -> list[Any]:
         self.request = request
-        self.page_size = self._int_param(request, self.page_size_query_param, 25, MAX_PAGE_SIZE)
-        self.page = self._int_param(request, self.page_query_param, 1, None)
+        self.page_size = min(
+            self._int_param(request, self.page_size_query_param, self.page_size), MAX_PAGE_SIZE
+        )
+        self.page = self._int_param(request, self.page_query_param, 1)
+        if self.page > MAX_PAGE:
+            raise ValidationFailed(f"page must be at most {MAX_PAGE}.", field=self.page_query_param)
         offset = (self.page - 1) * self.page_size
         rows = list(queryset[offset : offset + self.page_size + 1])
         self.has_next = len(rows) > self.page_size
@@ -89,15 +111,15 @@ class PageNumberPagination(pagination.BasePagination):
                 "name": self.page_query_param,
                 "required": False,
                 "in": "query",
-                "description": "Page number, from 1.",
-                "schema": {"type": "integer", "minimum": 1},
+                "description": f"Page number, from 1 to {MAX_PAGE}; past the end is empty.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
             },
             {
                 "name": self.page_size_query_param,
                 "required": False,
                 "in": "query",
-                "description": f"Results per page, at most {MAX_PAGE_SIZE}.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                "description": PAGE_SIZE_DESCRIPTION,
+                "schema": {"type": "integer", "minimum": 1},
             },
         ]
 
@@ -109,3 +131,16 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
     ordering: tuple[str, ...] = ("start", "id")
+
+    def get_page_size(self, request: Request) -> int:
+        return min(
+            positive_int_param(request, self.page_size_query_param, self.page_size), MAX_PAGE_SIZE
+        )
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = PAGE_SIZE_DESCRIPTION
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
