@@ -88,9 +88,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__email", "key_hint"]
     list_select_related = ["user"]
-    # Revoke with the action, which also drops the token from the authentication cache.
-    readonly_fields = ["key_hint", "created_at", "last_used_at", "revoked_at"]
-    fields = ["user", "name", "scopes", "key_hint", "created_at", "last_used_at", "revoked_at"]
+    # A token is fixed at issue: its owner above all (re-pointing one would let its holder
+    # act as someone else), and its scopes. Revoke with the action, which also drops the
+    # token from the authentication cache; issue a new one for other access.
+    fields = ("user", "name", "scopes", "key_hint", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
 
     actions = ["revoke"]
 
@@ -101,5 +103,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
             audit_account(request=request, action=AuditEvent.Action.TOKEN_REVOKE, obj=token)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Tokens are issued with `manage.py issue_api_token`, which shows the key once.
+        # Tokens are issued from the staff pages or `manage.py issue_api_token`, which
+        # check the second-factor rule and show the key once.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        # Revoked, never deleted: the audit trail refers to it.
         return False

@@ -7,6 +7,13 @@ from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
+from nexus.errors import Conflict
+
+
+class TokenOwnerImmutable(Conflict):
+    code = "token_owner_immutable"
+    default_detail = "An API token belongs to the user it was issued to; issue a new one instead."
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -49,6 +56,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_full_name(self) -> str:
         return self.full_name or self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every password change is audited here, the one place all of them pass through:
+        # allauth's change/reset/set pages, the invitation page, the admin's password form
+        # and `manage.py changepassword` (set_password() leaves the new password in
+        # `_password` until the save). The hashes never reach the record.
+        password_changed = getattr(self, "_password", None) is not None and not self._state.adding
+        super().save(*args, **kwargs)
+        if password_changed:
+            from accounts.services import audit_password_change
+
+            audit_password_change(user=self)
+
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
@@ -75,11 +94,29 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    # (owner, key) as loaded from the database; see save().
+    _issued: tuple[Any, Any] | None = None
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_hint}…)"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Re-pointing a token at someone else would let its holder act as them, under their
+        # name in the audit trail. Owner and key are fixed at issue; a database trigger
+        # (migration 0002) refuses it too, for writes that bypass this method.
+        if self._issued is not None and (self.user_id, self.key_hash) != self._issued:
+            raise TokenOwnerImmutable
+        super().save(*args, **kwargs)
+        self._issued = (self.user_id, self.key_hash)
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> "ApiToken":
+        token = super().from_db(*args, **kwargs)
+        token._issued = (token.__dict__.get("user_id"), token.__dict__.get("key_hash"))
+        return token
 
     @classmethod
     def issue(cls, *, user: User, name: str, scopes: list[str]) -> tuple["ApiToken", str]:

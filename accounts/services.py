@@ -1,5 +1,6 @@
 """Staff accounts: invitations, roles and the second-factor rule."""
 
+from allauth.core import context as allauth_context
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -81,6 +82,22 @@ def invitation_send(*, request: HttpRequest, user: User, invited_by: User) -> No
         ),
         from_email=None,
         recipient_list=[user.email],
+    )
+
+
+def audit_password_change(*, user: User) -> None:
+    """A password was set or changed, by its owner or (in the admin, superusers only)
+    someone else; outside a request (a management command) there is no actor."""
+    request = allauth_context.request
+    actor = getattr(request, "user", None)
+    if request is None:
+        by = "command"
+    elif actor is None or not actor.is_authenticated:
+        by = "emailed_link"  # an invitation or a password-reset link
+    else:
+        by = "self" if actor.pk == user.pk else "other"
+    audit_account(
+        request=request, action=AuditEvent.Action.PASSWORD_CHANGE, obj=user, detail={"by": by}
     )
 
 

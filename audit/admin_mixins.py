@@ -18,12 +18,14 @@ class AuditedAdminMixin(admin.ModelAdmin):
     # "pk" when the model is Patient itself, else the attribute holding the patient's id.
     audit_patient_attr = "patient_id"
 
-    def _audit(self, request: HttpRequest, action: str, objects: list[models.Model]) -> None:
+    def _audit(
+        self, request: HttpRequest, action: str, objects: list[models.Model], page: str = ""
+    ) -> None:
         audit_record(
             request=request,
             action=action,
             targets=[Target.of(obj, self.audit_patient_attr) for obj in objects],
-            detail={"view": "admin"},
+            detail={"view": "admin", "page": page} if page else {"view": "admin"},
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
@@ -43,6 +45,36 @@ class AuditedAdminMixin(admin.ModelAdmin):
         if obj is not None and obj.pk is not None:
             self._audit(request, AuditEvent.Action.READ, [obj])
         return super().render_change_form(request, context, *args, **kwargs)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        # The history page names the record and lists what was changed in it.
+        response = super().history_view(request, object_id, extra_context)
+        if isinstance(response, TemplateResponse) and response.context_data:
+            obj = response.context_data.get("object")
+            if obj is not None:
+                self._audit(request, AuditEvent.Action.READ, [obj], page="history")
+        return response
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        # The confirmation page names the record and everything that would go with it.
+        response = super().delete_view(request, object_id, extra_context)
+        if isinstance(response, TemplateResponse) and response.context_data:
+            obj = response.context_data.get("object")
+            if obj is not None:
+                self._audit(request, AuditEvent.Action.READ, [obj], page="delete")
+        return response
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._audit(request, AuditEvent.Action.DELETE, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        self._audit(request, AuditEvent.Action.DELETE, list(queryset))
+        super().delete_queryset(request, queryset)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

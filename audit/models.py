@@ -36,6 +36,7 @@ class AuditEvent(models.Model):
         INVITE = "invite", "Invitation"
         ROLE_CHANGE = "role_change", "Role or access change"
         MFA_CHANGE = "mfa_change", "Second factor change"
+        PASSWORD_CHANGE = "password_change", "Password change"
         TOKEN_ISSUE = "token_issue", "API token issued"
         TOKEN_REVOKE = "token_revoke", "API token revoked"
         LOCKOUT = "lockout", "Account locked out"

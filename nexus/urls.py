@@ -1,4 +1,3 @@
-from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
@@ -32,11 +31,6 @@ router.register("notes", ClinicalNoteViewSet)
 router.register("audit-events", AuditEventViewSet)
 router.register("messages", MessageViewSet)
 router.register(r"patients/(?P<patient_pk>\d+)/sms", PatientSmsViewSet, basename="patient-sms")
-
-admin.site.site_header = "Nexus administration"
-admin.site.site_title = "Nexus"
-# The admin signs in through allauth too, so its users meet the same lockout and MFA.
-admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -18,7 +18,8 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(is_staff=True, role="practice_admin")
+    # A superuser: these tests use the admin site, which is for superusers only.
+    return UserFactory(is_staff=True, is_superuser=True)
 
 
 @pytest.fixture(autouse=True)

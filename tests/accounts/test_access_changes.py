@@ -146,3 +146,49 @@ def test_signing_out_is_recorded(client):
 
     assert "_auth_user_id" not in client.session
     assert AuditEvent.objects.get(action="logout").object_id == str(user.pk)
+
+
+def test_every_way_of_changing_a_password_is_recorded(superuser_client, clinician_user):
+    client, admin = superuser_client
+
+    # A superuser in the admin (the only place anyone sets someone else's password).
+    client.post(
+        f"/admin/accounts/user/{clinician_user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    # The owner, signed in.
+    clinician_user.refresh_from_db()
+    own = Client()
+    own.force_login(clinician_user)
+    own.post(
+        "/accounts/password/change/",
+        {
+            "oldpassword": NEW_PASSWORD,
+            "password1": "another-pass-77",
+            "password2": "another-pass-77",
+        },
+    )
+    # A management command.
+    clinician_user.refresh_from_db()
+    clinician_user.set_password("third-password-55")
+    clinician_user.save()
+
+    events = AuditEvent.objects.filter(action="password_change").order_by("id")
+    assert [(e.object_id, e.actor_id, e.detail["by"]) for e in events] == [
+        (str(clinician_user.pk), admin.pk, "other"),
+        (str(clinician_user.pk), clinician_user.pk, "self"),
+        (str(clinician_user.pk), None, "command"),
+    ]
+    assert all("password" not in str(e.detail).replace("password_change", "") for e in events)
+
+
+def test_accepting_an_invitation_records_the_first_password(superuser_client):
+    client, _ = superuser_client
+    invite(client)
+    path = re.search(r"http://testserver(\S+)", mail.outbox[0].body).group(1)  # type: ignore[union-attr]
+
+    Client().post(path, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    event = AuditEvent.objects.get(action="password_change")
+    assert event.object_id == str(User.objects.get(email="new.starter@clinic.example").pk)
+    assert event.detail == {"by": "emailed_link"}

@@ -3,9 +3,10 @@ from io import StringIO
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, hash_token
+from accounts.models import ApiToken, TokenOwnerImmutable, hash_token
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,45 @@ def test_a_cached_token_authenticates_without_queries(reception_user, django_ass
     # Only the list itself: no token, user or permission lookups.
     with django_assert_num_queries(1):
         client.get("/api/v1/disciplines/")
+
+
+def test_a_token_cannot_be_re_pointed_at_another_user(reception_user, admin_user):
+    issue(reception_user.email, "patients:read")
+    token = ApiToken.objects.get()
+
+    token.user = admin_user
+    with pytest.raises(TokenOwnerImmutable):
+        token.save()
+    # Nor by a write that skips the model: the database refuses it.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).update(user=admin_user)
+
+    assert ApiToken.objects.get().user_id == reception_user.pk
+
+
+def test_a_token_keeps_working_for_its_owner_after_other_changes(reception_user):
+    raw = issue(reception_user.email, "patients:read")
+    token = ApiToken.objects.get()
+
+    token.name = "Renamed"
+    token.save()
+
+    assert bearer(raw).get("/api/v1/patients/").status_code == 200
+
+
+def test_the_admin_shows_a_token_read_only(client, reception_user):
+    issue(reception_user.email, "patients:read")
+    token = ApiToken.objects.get()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    other = UserFactory()
+
+    page = client.get(f"/admin/accounts/apitoken/{token.pk}/change/")
+    client.post(
+        f"/admin/accounts/apitoken/{token.pk}/change/",
+        {"user": other.pk, "name": "x", "scopes": '["*:write"]'},
+    )
+
+    assert page.status_code == 200
+    assert b'name="user"' not in page.content
+    token.refresh_from_db()
+    assert (token.user_id, token.scopes) == (reception_user.pk, ["patients:read"])

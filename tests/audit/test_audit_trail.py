@@ -322,7 +322,8 @@ def test_beat_schedules_sealing_with_a_task_celery_knows(settings):
 @pytest.fixture
 def admin_client_for(db):
     client = Client()
-    client.force_login(UserFactory(is_staff=True, role="practice_admin"))
+    # The admin site is for superusers only (accounts.admin_site).
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
     return client
 
 
@@ -360,3 +361,12 @@ def test_patients_cannot_be_deleted_in_the_admin(admin_client_for, ada):
 
     assert response.status_code == 403
     assert type(ada).objects.filter(pk=ada.pk).exists()
+
+
+def test_a_patients_admin_history_page_is_recorded_as_a_read(admin_client_for, ada):
+    response = admin_client_for.get(f"/admin/patients/patient/{ada.pk}/history/")
+
+    assert response.status_code == 200
+    assert [(e.action, e.patient_id, e.detail) for e in events()] == [
+        ("read", ada.pk, {"view": "admin", "page": "history"})
+    ]
