@@ -1,34 +1,25 @@
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.forms import UserInviteForm
 from accounts.models import ApiToken, User
-from accounts.roles import ROLE_PERMISSIONS
-from accounts.services import invitation_send, user_access, user_invite
+from accounts.services import (
+    invitation_send,
+    token_revoke,
+    user_access,
+    user_invite,
+    user_sessions_end,
+)
 from audit.models import AuditEvent
 from audit.services import audit_account
 
 # The access a user had when the admin opened the change form, kept on the request
 # (ModelAdmin instances are shared between requests) to compare after saving.
 _ACCESS_BEFORE = "_nexus_access_before"
-
-
-class UserInviteForm(forms.ModelForm):
-    role = forms.ChoiceField(choices=[(role, role.replace("_", " ")) for role in ROLE_PERMISSIONS])
-
-    class Meta:
-        model = User
-        fields = ["email", "full_name"]
-
-    def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("Someone with this email address already has an account.")
-        return email
 
 
 @admin.register(User)
@@ -67,6 +58,7 @@ class UserAdmin(BaseUserAdmin):
         before = getattr(request, _ACCESS_BEFORE, None)
         after = user_access(form.instance)
         if change and before != after:
+            user_sessions_end(user=form.instance)
             audit_account(
                 request=request,
                 action=AuditEvent.Action.ROLE_CHANGE,
@@ -98,9 +90,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        for token in queryset.filter(revoked_at__isnull=True):
-            token.revoke()
-            audit_account(request=request, action=AuditEvent.Action.TOKEN_REVOKE, obj=token)
+        for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
+            token_revoke(request=request, token=token, by=request.user)  # type: ignore[arg-type]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are issued from the staff pages or `manage.py issue_api_token`, which

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from nexus.errors import Conflict
 
@@ -40,6 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin site.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # Raised to end every session of this user at once (deactivation, a role change, a
+    # second factor reset): it is part of the session's auth hash, see below.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -55,6 +59,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_full_name(self) -> str:
         return self.full_name or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django signs every session with a hash of the password, so a password change
+        # ends the others; the epoch lets a role change or MFA reset do the same. At 0
+        # the hash is Django's own, so sessions made before this field survived its arrival.
+        if not self.session_epoch:
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Every password change is audited here, the one place all of them pass through:

@@ -43,6 +43,8 @@ urlpatterns = [
     path("notes/", include("notes.urls")),
     path("setup/clinicians/", include("clinicians.urls")),
     path("setup/appointment-types/", include("appointments.type_urls")),
+    path("setup/users/", include("accounts.user_urls")),
+    path("setup/tokens/", include("accounts.token_urls")),
     path("book/", include("booking.urls")),
     path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),

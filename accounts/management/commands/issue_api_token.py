@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import ApiToken, User
-from audit.models import AuditEvent
-from audit.services import audit_account
+from accounts.models import User
+from accounts.services import token_issue
+from nexus.errors import DomainError
 
 DEFAULT_SCOPES = ["*:read", "*:write"]
 
@@ -27,15 +27,16 @@ class Command(BaseCommand):
             user = User.objects.get(email__iexact=options["email"], is_active=True)
         except User.DoesNotExist as exc:
             raise CommandError(f"No active user with email {options['email']!r}.") from exc
-        for scope in options["scopes"]:
-            resource, _, action = scope.partition(":")
-            if not resource or action not in {"read", "write"}:
-                raise CommandError(f"Bad scope {scope!r}: use <resource>:read or <resource>:write.")
-        token, raw = ApiToken.issue(user=user, name=options["name"], scopes=options["scopes"])
-        audit_account(
-            request=None,
-            action=AuditEvent.Action.TOKEN_ISSUE,
-            obj=token,
-            detail={"user": user.pk, "scopes": token.scopes, "via": "issue_api_token"},
-        )
+        try:
+            # The same rules as the staff pages, the second factor's included.
+            _, raw = token_issue(
+                request=None,
+                user=user,
+                name=options["name"],
+                scopes=options["scopes"],
+                by=None,
+                via="issue_api_token",
+            )
+        except DomainError as error:
+            raise CommandError(error.detail) from error
         self.stdout.write(raw)
