@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run setup test test-browser test-postgres screenshots lint typecheck check-deploy \
+.PHONY: run setup worker beat test test-browser test-postgres screenshots lint typecheck check-deploy \
 	benchmark ci clean
 
 $(UV):
@@ -43,6 +43,14 @@ test-browser: setup
 # The only command that writes tracked files; commit the pictures it changes.
 screenshots: setup
 	NEXUS_SCREENSHOTS=1 $(RUN) python -m pytest -m browser -q tests/browser
+
+# A Celery worker and beat (they need a broker: set REDIS_URL or CELERY_BROKER_URL).
+worker: setup
+	DJANGO_DEBUG=1 $(RUN) celery -A nexus worker -l INFO
+
+beat: setup
+	mkdir -p var
+	DJANGO_DEBUG=1 $(RUN) celery -A nexus beat -l INFO --schedule var/celerybeat-schedule
 
 lint: setup
 	$(RUN) ruff check .

@@ -8,10 +8,13 @@ their lease has passed; they are never re-sent automatically, because the provid
 already have delivered them.
 """
 
+import math
 import random
+import time
 from datetime import datetime, timedelta
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -32,6 +35,11 @@ Status = Message.Status
 # Retries wait at most this long: a Celery countdown past the Redis visibility timeout
 # (an hour) would be delivered again and again.
 MAX_RETRY_DELAY = timedelta(minutes=30)
+# A relay task sends at most this many rows, claiming a few at a time, for at most this
+# long: well inside CELERY_TASK_SOFT_TIME_LIMIT even when the provider is slow.
+RELAY_BATCH = 50
+RELAY_CLAIM = 5
+RELAY_SECONDS = 45.0
 UNKNOWN_REASON = "The worker stopped during the send; the provider may or may not have it."
 
 
@@ -133,12 +141,49 @@ def outbox_deliver(*, message_id: int) -> str:
     return _send(message)
 
 
-def outbox_relay(*, limit: int = 100) -> int:
-    """Send rows whose hand-off was lost (broker down, worker killed) or whose retry is due."""
-    ids = _claim_due(limit=limit)
-    for message in Message.objects.filter(pk__in=ids).order_by("id"):
-        _send(message)
-    return len(ids)
+def outbox_schedule_relay(*, messages: int) -> None:
+    """After commit, hand `messages` due rows to relay tasks, RELAY_BATCH per task: a
+    reminder run queues thousands of rows, and one task per row would cost a broker round
+    trip each (5,000 took 17 s on Redis); relays claim their rows with SKIP LOCKED."""
+    batches = math.ceil(messages / RELAY_BATCH)
+
+    def enqueue() -> None:
+        from integrations.tasks import outbox_relay_task
+
+        for _ in range(batches):
+            try:
+                outbox_relay_task.apply_async()
+            except Exception:
+                log.exception("outbox.enqueue_failed", relay=True)
+
+    if batches:
+        transaction.on_commit(enqueue)
+
+
+def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
+    """Send due queued rows: retries that came due, rows whose hand-off was lost (broker
+    down, worker killed), and reminder batches. Claims a few rows at a time and stops after
+    RELAY_SECONDS, so a slow provider never lets the task's time limit strike between a
+    claim and its send (a claimed row that is never sent would end up `unknown`)."""
+    started = time.monotonic()
+    sent = 0
+    while sent < limit and time.monotonic() - started < RELAY_SECONDS:
+        ids = _claim_due(limit=min(RELAY_CLAIM, limit - sent))
+        if not ids:
+            break
+        pending = list(Message.objects.filter(pk__in=ids).order_by("id"))
+        try:
+            while pending:
+                _send(pending[0])
+                pending.pop(0)
+                sent += 1
+        except SoftTimeLimitExceeded:
+            # Not sent yet, so safe to hand back; the one in flight stays for the sweep.
+            Message.objects.filter(
+                pk__in=[m.pk for m in pending[1:]], status=Status.SENDING
+            ).update(status=Status.QUEUED, attempts=F("attempts") - 1, lease_until=None)
+            raise
+    return sent
 
 
 def _send(message: Message) -> str:

@@ -20,7 +20,7 @@ from accounts.models import User
 from appointments.models import Appointment
 from clinicians.models import Clinic
 from integrations.models import Message, MessageTemplate
-from integrations.outbox import outbox_enqueue, outbox_schedule
+from integrations.outbox import outbox_enqueue, outbox_schedule_relay
 from integrations.smsbroadcast.client import MAX_LENGTH
 from nexus.errors import NoMobileNumber, NoSmsConsent, ValidationFailed
 from patients.models import Patient
@@ -304,14 +304,12 @@ def _queue_reminders(appointments: list[Appointment], now: datetime) -> int:
         )
     # Another run may have inserted some of these since the query: those are skipped.
     Message.objects.bulk_create(rows, ignore_conflicts=True)
-    ids = list(
-        Message.objects.filter(
-            kind=Kind.REMINDER,
-            appointment_id__in=[row.appointment_id for row in rows],
-            status=Message.Status.QUEUED,
-            attempts=0,
-        ).values_list("pk", flat=True)
-    )
-    # Handing a row another run also handed over is harmless: only one claim succeeds.
-    outbox_schedule(message_ids=ids)
-    return len(ids)
+    queued = Message.objects.filter(
+        kind=Kind.REMINDER,
+        appointment_id__in=[row.appointment_id for row in rows],
+        status=Message.Status.QUEUED,
+        attempts=0,
+    ).count()
+    # Relays claim rows, so rows another run also handed over are still sent once.
+    outbox_schedule_relay(messages=queued)
+    return queued
