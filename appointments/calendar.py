@@ -86,8 +86,10 @@ def calendar_page(
     start_day: date,
     days: int,
     clinician_ids: list[int] | None = None,
+    show_cancelled: bool = False,
     now: datetime | None = None,
 ) -> CalendarPage:
+    """`show_cancelled` adds cancelled and no-show appointments (they never block a slot)."""
     tz = clinic.tz
     day_list = [start_day + timedelta(days=i) for i in range(days)]
     window_start = datetime.combine(start_day, time.min, tzinfo=tz)
@@ -113,13 +115,10 @@ def calendar_page(
         .filter(Q(clinic=clinic) | Q(clinic__isnull=True))
         .only("clinician_id", "start", "end")
     )
-    appointments = list(
-        appointment_list(user=user)
-        .overlapping(window_start, window_end)
-        .filter(clinic=clinic, clinician_id__in=ids)
-        .exclude(status=Appointment.Status.CANCELLED)
-        .order_by("start")
-    )
+    shown = appointment_list(user=user).overlapping(window_start, window_end)
+    if not show_cancelled:
+        shown = shown.exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
+    appointments = list(shown.filter(clinic=clinic, clinician_id__in=ids).order_by("start"))
     hours = [h for c in clinician_list for h in c.hours_here]
     first = min([h.start_time.hour for h in hours], default=DEFAULT_FIRST_HOUR)
     last = max([h.end_time.hour + (1 if h.end_time.minute else 0) for h in hours], default=0)
@@ -165,6 +164,14 @@ def calendar_page(
                         column.free.append(FreeSlot(spot.top, spot.height, slot, tz))
                     slot = slot_end
             columns.append(column)
+
+    if days > 1:
+        # A week shows only the days someone works (or has an appointment) here.
+        worked = {c.day for c in columns if c.hours or c.appointments}
+        columns = [c for c in columns if c.day in worked]
+        day_list = [d for d in day_list if d in worked]
+        for index, column in enumerate(columns):
+            column.first_of_day = index == 0 or columns[index - 1].day != column.day
 
     types = list(AppointmentType.objects.filter(is_active=True).only("name", "colour"))
     return CalendarPage(

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from appointments.calendar import calendar_page
+from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
 from appointments.forms import BookingForm, CancelForm, RescheduleForm, StatusForm
 from appointments.models import Appointment
 from appointments.selectors import appointment_list
@@ -31,7 +31,7 @@ from appointments.services import (
 )
 from audit.models import AuditEvent
 from audit.services import Target, audit_change, audit_read, audit_record
-from clinicians.models import Clinic
+from clinicians.models import Clinic, Clinician
 from nexus.dates import parse_aware_datetime, parse_date
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
@@ -64,26 +64,52 @@ def calendar(request: StaffRequest) -> HttpResponse:
     if days == 7:
         day -= timedelta(days=day.weekday())  # weeks start on Monday
     chosen = [int(c) for c in request.GET.getlist("clinician") if c.isdigit()]
+    if days == 7 and not chosen and "all" not in request.GET.getlist("clinician"):
+        # A week of every clinician is too wide to read: start with one (the user's own).
+        chosen = _default_clinician(request, clinic)
+    show_cancelled = request.GET.get("cancelled") == "1"
     page = calendar_page(
-        user=request.user, clinic=clinic, start_day=day, days=days, clinician_ids=chosen
+        user=request.user,
+        clinic=clinic,
+        start_day=day,
+        days=days,
+        clinician_ids=chosen,
+        show_cancelled=show_cancelled,
     )
     shown = [p.appointment for column in page.columns for p in column.appointments]
     audit_read(request=request, records=shown, view="calendar")
     step = timedelta(days=days)
+    extra: dict[str, Any] = {"clinician": chosen or "all"}
+    if show_cancelled:
+        extra["cancelled"] = "1"
     context = {
         "page": page,
         "view": view,
         "day": day,
-        "today_url": calendar_url(clinic, today, view, clinician=chosen),
-        "previous_url": calendar_url(clinic, day - step, view, clinician=chosen),
-        "next_url": calendar_url(clinic, day + step, view, clinician=chosen),
-        "day_url": calendar_url(clinic, day, "day", clinician=chosen),
-        "week_url": calendar_url(clinic, day, "week", clinician=chosen),
+        "today_url": calendar_url(clinic, today, view, **extra),
+        "previous_url": calendar_url(clinic, day - step, view, **extra),
+        "next_url": calendar_url(clinic, day + step, view, **extra),
+        "day_url": calendar_url(clinic, day, "day", **extra),
+        "week_url": calendar_url(clinic, day, "week", **extra),
         "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
         "chosen": chosen,
         "column_count": len(page.columns),
+        "show_cancelled": show_cancelled,
+        "movable": (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
+        "row_px": ROW_PX,
+        "row_minutes": ROW_MINUTES,
     }
     return render(request, "appointments/calendar.html", context)
+
+
+def _default_clinician(request: StaffRequest, clinic: Clinic) -> list[int]:
+    here = list(
+        Clinician.objects.filter(clinics=clinic, is_active=True)
+        .order_by("family_name", "given_name")
+        .values_list("pk", "user_id")
+    )
+    own = [pk for pk, user_id in here if user_id == request.user.pk]
+    return own or [pk for pk, _user in here[:1]]
 
 
 def _panel(request: StaffRequest, template: str, context: dict[str, Any]) -> HttpResponse:

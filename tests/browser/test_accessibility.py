@@ -1,0 +1,156 @@
+"""axe-core over the main staff and public pages at desktop and phone sizes, and no staff
+page wider than a phone.
+
+axe-core is vendored (tests/browser/vendor, MPL-2.0, from the npm package `axe-core`) so a
+fresh CI machine needs nothing beyond the package registries. It is evaluated through the
+DevTools protocol, which the page's Content-Security-Policy does not govern, so the pages
+are checked with their real CSP on. Swagger UI (/api/docs/) is third-party and not checked.
+"""
+
+import json
+import os
+from collections import Counter
+from datetime import date
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import Browser, Page
+
+from tests.browser import test_journeys
+from tests.browser.test_journeys import tomorrow_at
+from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory, UserFactory
+
+clinic_day = test_journeys.clinic_day
+
+AXE = os.path.join(os.path.dirname(__file__), "vendor", "axe-4.14.1.min.js")
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+FAILING = ("serious", "critical")
+
+
+@pytest.fixture
+def practice(clinic_day):
+    clinic, people, consult, _review = clinic_day
+    ada = PatientFactory(given_name="Ada", family_name="Lovelace", date_of_birth=date(1985, 12, 10))
+    booked = AppointmentFactory(
+        patient=ada,
+        clinician=people[0],
+        clinic=clinic,
+        appointment_type=consult,
+        start=tomorrow_at(clinic, 9),
+    )
+    admin = UserFactory(role="practice_admin", full_name="Pat Admin")
+    clinician = UserFactory(role="clinician", full_name="Mei Wang")
+    note = ClinicalNoteFactory(patient=ada, author=clinician)
+    return clinic, people, booked, ada, {"admin": admin, "clinician": clinician}, note
+
+
+def clinician_pages(practice) -> list[str]:
+    note = practice[5]
+    return ["/", f"/notes/{note.pk}/", f"/patients/{note.patient_id}/"]
+
+
+def staff_pages(practice) -> list[str]:
+    clinic, people, booked, ada, _users, _note = practice
+    day = (tomorrow_at(clinic, 9)).date().isoformat()
+    return [
+        "/",
+        f"/calendar/?clinic={clinic.pk}&date={day}",
+        f"/calendar/?clinic={clinic.pk}&date={day}&view=week",
+        f"/calendar/book/?clinic={clinic.pk}&clinician={people[0].pk}",
+        f"/calendar/appointments/{booked.pk}/",
+        "/patients/?q=lov",
+        f"/patients/{ada.pk}/",
+        "/patients/new/",
+        "/setup/clinicians/",
+        f"/setup/clinicians/{people[0].pk}/",
+        "/setup/appointment-types/",
+        "/audit/",
+    ]
+
+
+def public_pages(practice) -> list[str]:
+    _clinic, people, *_ = practice
+    return ["/accounts/login/", "/book/", f"/book/{people[0].pk}/"]
+
+
+def signed_in(browser: Browser, live_server, user, viewport) -> Page:
+    """A browser context carrying a session for `user` (no sign-in form to walk through)."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(
+        base_url=live_server.url, viewport=viewport, locale="en-AU", timezone_id="Australia/Sydney"
+    )
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    return context.new_page()
+
+
+def anonymous(browser: Browser, live_server, viewport) -> Page:
+    context = browser.new_context(
+        base_url=live_server.url, viewport=viewport, locale="en-AU", timezone_id="Australia/Sydney"
+    )
+    return context.new_page()
+
+
+def axe_violations(page: Page) -> list[dict]:
+    with open(AXE, encoding="utf-8") as source:
+        page.evaluate(source.read())
+    return page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+
+
+def audit(page: Page, paths: list[str], size: str, found: dict[str, list[dict]]) -> None:
+    for path in paths:
+        response = page.goto(path)
+        assert response is not None and response.ok, path
+        page.wait_for_load_state("networkidle")
+        found[f"{size} {path}"] = axe_violations(page)
+
+
+def summary(found: dict[str, list[dict]]) -> str:
+    impacts = Counter(v["impact"] for violations in found.values() for v in violations)
+    rules = Counter(f"{v['impact']}:{v['id']}" for vs in found.values() for v in vs)
+    return json.dumps({"by_impact": impacts, "by_rule": rules}, sort_keys=True)
+
+
+def test_staff_and_public_pages_have_no_serious_axe_violations(
+    browser: Browser, live_server, practice
+):
+    found: dict[str, list[dict]] = {}
+    for size, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
+        for role, paths in [("admin", staff_pages), ("clinician", clinician_pages)]:
+            staff = signed_in(browser, live_server, practice[4][role], viewport)
+            audit(staff, paths(practice), f"{size} {role}", found)
+            staff.context.close()
+        public = anonymous(browser, live_server, viewport)
+        audit(public, public_pages(practice), size, found)
+        public.context.close()
+
+    print("axe:", summary(found))
+    failing = {
+        page: [v for v in violations if v["impact"] in FAILING]
+        for page, violations in found.items()
+    }
+    assert {page: vs for page, vs in failing.items() if vs} == {}
+
+
+def test_no_staff_page_is_wider_than_a_phone(browser: Browser, live_server, practice):
+    widths = {}
+    for role, paths in [("admin", staff_pages), ("clinician", clinician_pages)]:
+        page = signed_in(browser, live_server, practice[4][role], PHONE)
+        for path in paths(practice):
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            widths[path] = page.evaluate("document.documentElement.scrollWidth")
+        page.context.close()
+
+    assert {path: width for path, width in widths.items() if width > PHONE["width"]} == {}
