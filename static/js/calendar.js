@@ -200,4 +200,5 @@
       values: { date: column.dataset.day, time: time, clinician: column.dataset.clinician },
     });
   });
+  grid.dataset.ready = "true";  // tests wait for this rather than for time
 })();

@@ -18,6 +18,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page
 
 from tests.browser import test_journeys
+from tests.browser.conftest import HTMX_WATCH, wait_for_htmx
 from tests.browser.test_journeys import tomorrow_at
 from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory, UserFactory
 
@@ -75,23 +76,24 @@ def public_pages(practice) -> list[str]:
     return ["/accounts/login/", "/book/", f"/book/{people[0].pk}/"]
 
 
-def signed_in(browser: Browser, live_server, user, viewport) -> Page:
-    """A browser context carrying a session for `user` (no sign-in form to walk through)."""
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(
-        base_url=live_server.url, viewport=viewport, locale="en-AU", timezone_id="Australia/Sydney"
-    )
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    return context.new_page()
-
-
 def anonymous(browser: Browser, live_server, viewport) -> Page:
     context = browser.new_context(
         base_url=live_server.url, viewport=viewport, locale="en-AU", timezone_id="Australia/Sydney"
     )
-    return context.new_page()
+    context.add_init_script(HTMX_WATCH)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: pytest.fail(f"script error: {exc}"))
+    return page
+
+
+def signed_in(browser: Browser, live_server, user, viewport) -> Page:
+    """A browser context carrying a session for `user` (no sign-in form to walk through)."""
+    client = Client()
+    client.force_login(user)
+    page = anonymous(browser, live_server, viewport)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    return page
 
 
 def axe_violations(page: Page) -> list[dict]:
@@ -112,7 +114,7 @@ def audit(page: Page, paths: list[str], size: str, found: dict[str, list[dict]])
     for path in paths:
         response = page.goto(path)
         assert response is not None and response.ok, path
-        page.wait_for_load_state("networkidle")
+        wait_for_htmx(page)
         found[f"{size} {path}"] = axe_violations(page)
 
 
@@ -149,7 +151,7 @@ def test_no_staff_page_is_wider_than_a_phone(browser: Browser, live_server, prac
         page = signed_in(browser, live_server, practice[4][role], PHONE)
         for path in paths(practice):
             page.goto(path)
-            page.wait_for_load_state("networkidle")
+            wait_for_htmx(page)
             widths[path] = page.evaluate("document.documentElement.scrollWidth")
         page.context.close()
 

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from appointments.models import Appointment
 from tests.browser import test_journeys
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, wait_for_htmx
 from tests.browser.test_accessibility import axe_violations
 from tests.browser.test_journeys import PASSWORD, tomorrow_at
 from tests.factories import PatientFactory, UserFactory
@@ -29,11 +29,17 @@ def tab_until(page: Page, selector: str, limit: int = 60) -> int:
     raise AssertionError(f"{selector} not reached in {limit} Tabs")
 
 
+def calendar_ready(page: Page) -> None:
+    wait_for_htmx(page)
+    page.wait_for_selector(".calendar[data-ready]", state="attached")
+
+
 def open_calendar(page: Page, clinic) -> str:
     reception = UserFactory(role="reception", email="front@clinic.example")
     sign_in(page, reception.email, PASSWORD)
     day = tomorrow_at(clinic, 9).date()
     page.goto(f"/calendar/?clinic={clinic.pk}&date={day.isoformat()}")
+    calendar_ready(page)
     return f"{day:%a} {day.day} {day:%b}"
 
 
@@ -69,6 +75,7 @@ def test_booking_from_the_calendar_by_keyboard(page: Page, clinic_day):
     # A refusal keeps focus on the first invalid field.
     page.keyboard.press("Enter")
     expect(search).to_be_focused()
+    wait_for_htmx(page)
     page.locator("#panel").get_by_label("Type").select_option(label=str(consult))
     page.locator("#panel").get_by_role("button", name="Book").focus()
     page.keyboard.press("Enter")
@@ -76,11 +83,13 @@ def test_booking_from_the_calendar_by_keyboard(page: Page, clinic_day):
     expect(search).to_be_focused()
 
     # Booked: the page reloads with focus on the new appointment.
+    wait_for_htmx(page)
     page.keyboard.type("Lovelace")
     page.locator("#panel").get_by_label("Ada Lovelace").check()
     page.locator("#panel").get_by_role("button", name="Book").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Booked Ada Lovelace with Mei Wang")
+    calendar_ready(page)
     booked = Appointment.objects.get()
     expect(page.locator(f'.cal-appt[data-appointment="{booked.pk}"]')).to_be_focused()
     # The "Booked ..." message list is a list axe accepts (it was a <ul role="status">).
