@@ -11,7 +11,7 @@ from accounts.models import ApiToken, User, hash_token
 # Recording every use would add a write to every API request; a minute's precision is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
 # Token, user and the user's permissions are cached together: without it every API request
-# pays three queries before doing any work (reference/performance.md, "cached auth").
+# pays three queries before doing any work (docs/performance.md, "cached auth").
 # Revoking a token clears its entry at once; a role change or deactivation applies within this.
 CACHE_SECONDS = 60
 

@@ -27,7 +27,7 @@ def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
 
     Every branch is a prefix match on an indexed expression (see the patients search-index
     migration), and results are ordered by LOWER(name) so PostgreSQL cannot be tempted to
-    walk a name index end to end looking for matches (reference/performance.md).
+    walk a name index end to end looking for matches (docs/performance.md).
     """
     term = term.strip()
     if not term:

@@ -1,7 +1,9 @@
 """The developer loop: every declared make target does something, and running the tests
 never rewrites a tracked file (the README's pictures come only from `make screenshots`)."""
 
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,28 @@ def test_a_browser_test_run_leaves_docs_screenshots_alone(monkeypatch):
     monkeypatch.delenv("NEXUS_SCREENSHOTS", raising=False)
 
     browser.screenshot(PageThatMustNotBePhotographed(), "calendar.png")  # type: ignore[arg-type]
+
+
+def test_the_benchmark_explains_itself_through_the_projects_environment():
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "benchmarks/run.py", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "seed_demo --force --patients 100000" in done.stdout
+    assert "docs/performance.md" in done.stdout
+    assert "--duration SECONDS" in done.stdout
+
+
+def test_the_benchmark_floors_are_in_the_repositorys_own_docs():
+    source = (ROOT / "benchmarks" / "run.py").read_text()
+    floors = (ROOT / "docs" / "performance.md").read_text()
+
+    assert "shared/reference" not in source
+    assignment = re.search(r"^RETRIEVE, .* = (.*)$", source, re.MULTILINE)
+    assert assignment is not None
+    for floor in assignment.group(1).split(", "):
+        assert f"**≥ {floor}**" in floors or f"**never < {floor}**" in floors

@@ -14,7 +14,7 @@ MAX_PAGE_SIZE = 100
 # OFFSET: ?page=99999999999999999999 was a "bigint out of range" 500.
 MAX_PAGE = 1_000_000
 # Counting past this many rows costs more than the page itself on large tables
-# (reference/performance.md); beyond it `count` is null and `next` still works.
+# (docs/performance.md); beyond it `count` is null and `next` still works.
 COUNT_CAP = 1_000
 
 

@@ -35,7 +35,7 @@ class LeanReadSerializer(serializers.ModelSerializer[Any]):
     """A ModelSerializer whose reads skip DRF's per-field machinery.
 
     ModelSerializer costs ~60-125 µs per object on this hardware against a few µs for a dict
-    (reference/performance.md), which dominates a 25-row page. Writes and validation stay
+    (docs/performance.md), which dominates a 25-row page. Writes and validation stay
     ModelSerializer; reads follow a plan built once per class from `Meta.fields`, with the
     same output DRF would give for these simple column types.
     """

@@ -131,7 +131,7 @@ def test_list_is_paginated_with_an_exact_small_count(reception_api):
 @requires_postgres
 def test_search_sql_can_use_the_prefix_indexes(register):
     # With sequential scans priced out, a plan that still scans the table means the
-    # generated SQL no longer matches any index (reference/performance.md, "planner trap").
+    # generated SQL no longer matches any index (docs/performance.md, "planner trap").
     for term in ("lov", "0412", "2123", "ada@"):
         sql, params = patient_search(Patient.objects.all(), term).query.sql_with_params()
         with connection.cursor() as cursor:
