@@ -47,6 +47,19 @@ structlog.configure(
 )
 
 
+class ClientErrorWithoutTraceback(logging.Filter):
+    """Django logs every 403 and 404 with the exception that caused it; for a refusal the
+    user meant to get (a missing page, a permission check) the stack trace is noise. Server
+    errors (5xx) keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class RequestIdMiddleware:
     """Give every request an id, bind it to the log context and echo it in the response."""
 

@@ -149,6 +149,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # axes would find no username and count every user's failures together by IP.
 AXES_USERNAME_CALLABLE = "accounts.adapters.axes_username"
 AXES_RESET_ON_SUCCESS = True
+# Not verbose: no "AXES: BEGIN" banner on every command, and its log lines name only the
+# lockout parameters (no user agent).
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -509,9 +512,19 @@ LOGGING = {
     "formatters": {
         "structured": {"()": "nexus.logging.build_formatter", "output": LOG_FORMAT},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "filters": {"client_errors": {"()": "nexus.logging.ClientErrorWithoutTraceback"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "structured",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own (DEBUG only);
+        # with ours on the root as well, the dev server printed every line twice.
+        "django": {"handlers": [], "propagate": True},
         # SQL at DEBUG would print patient data; keep it quiet whatever the root level.
         "django.db.backends": {"level": "INFO"},
     },
