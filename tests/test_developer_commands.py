@@ -56,7 +56,7 @@ def test_a_browser_test_run_leaves_docs_screenshots_alone(monkeypatch):
 
 
 def test_the_benchmark_explains_itself_through_the_projects_environment():
-    done = subprocess.run(  # noqa: S603 - fixed arguments
+    done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--help"],
         cwd=ROOT,
         capture_output=True,

@@ -1,14 +1,15 @@
 """Create a realistic demo practice, or a benchmark-sized one, idempotently.
 
 Every row it makes carries a `demo-` legacy id or a fixed name, so a second run finds them and
-changes nothing. Large sizes go through bulk_create in batches (no per-row save()).
+changes nothing. Large sizes go through nexus.bulk in batches (no per-row save()).
+It lives in the nexus app because it seeds every app.
 """
 
 import itertools
 import math
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -24,11 +25,11 @@ from accounts.models import User
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from appointments.models import Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician, Discipline, WorkingHours
+from nexus.bulk import bulk_insert
 from notes.models import ClinicalNote
 from patients.models import Coordinator, Patient, Referrer
 from patients.validators import medicare_number_is_valid
 
-BATCH = 5_000
 # Printed on purpose: demo accounts exist only where DEBUG is on (or --force).
 DEMO_PASSWORD = "nexus-demo-2026"  # noqa: S105
 
@@ -152,13 +153,6 @@ NOTE_TEXT = (
     "A: Plantar fasciitis, improving.\n"
     "P: Continue stretching and orthoses; review in 4 weeks."
 )
-
-
-def _batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    # itertools.batched arrives in Python 3.12.
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 def medicare_number(rng: random.Random) -> str:
@@ -363,8 +357,7 @@ class Command(BaseCommand):
             )
 
         missing = (build(i) for i in range(count) if f"demo-P{i:06d}" not in existing)
-        for batch in _batched(missing, BATCH):
-            Patient.objects.bulk_create(batch)
+        bulk_insert(Patient, missing)
 
     def _slots(
         self, clinician: Clinician, day: date, hours: list[WorkingHours]
@@ -435,14 +428,12 @@ class Command(BaseCommand):
                         if target and made >= target:
                             return
 
-        created = 0
-        for batch in _batched(generate(), BATCH):
-            Appointment.objects.bulk_create(batch)
-            created += len(batch)
+        def progress(created: int) -> None:
             if target:
                 self.stdout.write(f"  {created} appointments…", ending="\r")
                 self.stdout.flush()
-        return created
+
+        return bulk_insert(Appointment, generate(), progress=progress)
 
     def _status(self, start: datetime, now: datetime) -> tuple[str, str]:
         roll = self.rng.random()
