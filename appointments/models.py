@@ -28,6 +28,7 @@ class AppointmentType(models.Model):
     xero_item_code = models.CharField(max_length=30, blank=True)
     bookable_online = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["name"]

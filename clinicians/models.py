@@ -25,6 +25,8 @@ class Clinic(models.Model):
         help_text="Appointments are shown and entered in this time zone.",
     )
     is_active = models.BooleanField(default=True)
+    # The FileMaker import finds rows it made before by this id, so a rerun updates them.
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["name"]
@@ -66,6 +68,7 @@ class Clinician(models.Model):
     accepting_new_patients = models.BooleanField(default=True)
     listed_publicly = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["family_name", "given_name"]

@@ -22,11 +22,12 @@ class Document(models.Model):
     """
 
     class Category(models.TextChoices):
+        # SPEC §2's list. Migration 0002 moved "imaging" and "photo" to "image".
         REFERRAL = "referral", "Referral"
-        REPORT = "report", "Report or letter"
-        IMAGING = "imaging", "Imaging"
-        PHOTO = "photo", "Clinical photo"
+        REPORT = "report", "Report"
+        IMAGE = "image", "Image or photo"
         CONSENT = "consent", "Consent form"
+        LETTER = "letter", "Letter"
         OTHER = "other", "Other"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="documents")
@@ -50,6 +51,7 @@ class Document(models.Model):
         related_name="+",
     )
     purged_at = models.DateTimeField(null=True, blank=True, help_text="Object removed.")
+    legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]

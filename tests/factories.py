@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from accounts.models import User
 from appointments.models import Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician, Discipline, TimeOff, WorkingHours
+from documents.models import Document
 from notes.models import ClinicalNote
 from patients.models import Coordinator, Patient, Referrer
 
@@ -145,3 +146,20 @@ class ClinicalNoteFactory(factory.django.DjangoModelFactory):
     patient = factory.SubFactory(PatientFactory)
     author = factory.SubFactory(UserFactory, role="clinician")
     body = "S: sore heel. O: tender. A: plantar fasciitis. P: stretches."
+
+
+class DocumentFactory(factory.django.DjangoModelFactory):
+    """A document row whose bytes are not stored: for admin and listing tests. Tests of
+    uploads and downloads go through the upload API instead."""
+
+    class Meta:
+        model = Document
+
+    patient = factory.SubFactory(PatientFactory)
+    category = Document.Category.REFERRAL
+    file = factory.Sequence(lambda n: f"patients/0/{n:032x}")
+    original_name = "referral.pdf"
+    content_type = "application/pdf"
+    size = 1024
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    uploaded_by = factory.SubFactory(UserFactory)

@@ -12,6 +12,7 @@ from tests.factories import (
     ClinicalNoteFactory,
     CoordinatorFactory,
     DisciplineFactory,
+    DocumentFactory,
     PatientFactory,
     ReferrerFactory,
     TimeOffFactory,
@@ -39,6 +40,7 @@ def demo_admin(client, practice, clinician_user):
     note = ClinicalNoteFactory(patient=patient, author=clinician_user)
     note_sign(note=note, by=clinician_user)
     ApiToken.issue(user=clinician_user, name="Integration", scopes=["*:read"])
+    DocumentFactory(patient=patient)
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     return client
 
@@ -60,6 +62,7 @@ def test_every_domain_model_is_in_the_admin():
         "appointments.AppointmentType",
         "appointments.Appointment",
         "notes.ClinicalNote",
+        "documents.Document",
     } <= labels
 
 

@@ -158,12 +158,12 @@ def test_listing_is_paginated_filterable_and_costs_a_fixed_number_of_queries(
 ):
     for i in range(6):
         upload(reception_api, ada.pk, f"r{i}.pdf", pdf(f"letter {i}"), category="referral")
-    upload(reception_api, ada.pk, "photo.png", GOOD["wound.png"], category="photo")
+    upload(reception_api, ada.pk, "photo.png", GOOD["wound.png"], category="image")
     url = f"/api/v1/patients/{ada.pk}/documents/"
 
     with django_assert_num_queries(4):  # patient, count, page, audit insert
         page = reception_api.get(url, {"page_size": 5})
-    photos = reception_api.get(url, {"category": "photo"})
+    photos = reception_api.get(url, {"category": "image"})
 
     assert page.json()["count"] == 7
     assert len(page.json()["results"]) == 5

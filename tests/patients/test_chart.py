@@ -76,7 +76,7 @@ def test_the_documents_panel_filters_by_category_and_hides_from_outsiders(ada, l
     )
 
     referrals = client.get(f"/patients/{ada.pk}/documents/?category=referral")
-    photos = client.get(f"/patients/{ada.pk}/documents/?category=photo")
+    photos = client.get(f"/patients/{ada.pk}/documents/?category=image")
     outsider = browser_for("").get(f"/patients/{ada.pk}/documents/")
 
     assert b"referral.pdf" in referrals.content
