@@ -158,4 +158,6 @@ class ApiToken(models.Model):
         return self.revoked_at is None and self.user.is_active
 
     def allows(self, resource: str, action: str) -> bool:
-        return f"{resource}:{action}" in self.scopes or f"*:{action}" in self.scopes
+        # Write implies read: a token that may book appointments may also list them.
+        actions = (action, "write") if action == "read" else (action,)
+        return any(f"{r}:{a}" in self.scopes for r in (resource, "*") for a in actions)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
@@ -10,6 +10,7 @@ from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineView
 from documents.api.views import DocumentViewSet, PatientDocumentViewSet
 from integrations.api.views import MessageViewSet, PatientSmsViewSet
 from nexus import health, metrics, views
+from nexus.api.schema import SchemaView
 from notes.api.views import ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
 
@@ -51,7 +52,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path(
         "api/docs/",
         # The split view serves its start-up script as a file, so the CSP needs no inline JS.

@@ -29,3 +29,23 @@ def test_schema_and_docs_need_a_login(client, admin_user):
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
     assert client.get("/api/schema/").status_code == 200
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/vnd.oai.openapi"])
+def test_the_schema_refused_anonymously_answers_the_json_error_shape(client, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+
+    response = client.get("/api/schema/", **headers)
+
+    assert response.status_code in (401, 403)
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail", "code"}
+
+
+def test_the_schema_itself_is_still_yaml(client, admin_user):
+    client.force_login(admin_user)
+
+    response = client.get("/api/schema/")
+
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert "paths" in yaml.safe_load(response.content)
