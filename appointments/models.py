@@ -179,3 +179,49 @@ class Appointment(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.status]
+
+
+class OnlineBooking(models.Model):
+    """A booking a member of the public made at /book/, waiting for reception.
+
+    The booking holds its time at once, under a new patient record made from what was
+    typed: nothing typed by an anonymous visitor is ever attached to an existing patient
+    (knowing someone's name, birthday and mobile is not proof of being them). Reception
+    reviews each one and either accepts the new record or merges the booking into the
+    patient it matches. The visitor's message stays here, out of the record, until then.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted as a new patient"
+        MERGED = "merged", "Merged into an existing patient"
+        DECLINED = "declined", "Declined"
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="online_booking"
+    )
+    message = models.TextField(blank=True, help_text="What the patient wrote; not yet accepted.")
+    mobile_verified = models.BooleanField(
+        default=False, help_text="The patient proved the mobile number with an SMS code."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    merged_from = models.ForeignKey(
+        Patient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The record made at booking time, archived when merged into another.",
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Online booking {self.pk} ({self.status})"

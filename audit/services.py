@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from audit.checkpoints import checkpoint_key, checkpoint_latest, checkpoint_write
 from audit.models import GENESIS_HASH, AuditEvent
+from nexus.client import client_ip
 from nexus.errors import AuditUnavailable
 
 log = structlog.get_logger(__name__)
@@ -37,9 +38,9 @@ class Target:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is the proxy's address behind a load balancer; deployments that trust a
-    # forwarding header should set it through their proxy configuration, not here.
-    return request.META.get("REMOTE_ADDR") or None
+    # The trusted client address: REMOTE_ADDR, or X-Forwarded-For behind
+    # NEXUS_TRUSTED_PROXY_COUNT proxies (nexus/client.py).
+    return client_ip(request) or None
 
 
 def audit_record(

@@ -3,6 +3,8 @@ from datetime import date
 from django import forms
 from phonenumber_field.formfields import PhoneNumberField
 
+from appointments.online import OnlineDetails
+
 
 class PatientDetailsForm(forms.Form):
     given_name = forms.CharField(label="First name", max_length=80)
@@ -19,7 +21,9 @@ class PatientDetailsForm(forms.Form):
     phone = PhoneNumberField(
         label="Mobile", region="AU", widget=forms.TextInput(attrs={"autocomplete": "tel"})
     )
-    email = forms.EmailField(required=False)
+    # The patient record's limit (254), not the form default (320): a longer address used
+    # to fail only when a new record was made, which told existing patients apart.
+    email = forms.EmailField(required=False, max_length=254)
     notes = forms.CharField(
         label="Anything the clinic should know?",
         required=False,
@@ -38,3 +42,15 @@ class PatientDetailsForm(forms.Form):
         if born > date.today() or born.year < 1900:  # noqa: DTZ011 - a calendar date
             raise forms.ValidationError("Check the date of birth.")
         return born
+
+    def details(self) -> OnlineDetails:
+        data = self.cleaned_data
+        return OnlineDetails(
+            given_name=data["given_name"],
+            family_name=data["family_name"],
+            date_of_birth=data["date_of_birth"],
+            phone=str(data["phone"]),
+            email=data.get("email", ""),
+            message=data.get("notes", ""),
+            sms_consent=data.get("sms_consent", False),
+        )

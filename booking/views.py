@@ -2,25 +2,35 @@
 
 No sign-in. Only clinicians marked `listed_publicly` and appointment types marked
 `bookable_online` appear. Nothing about patients is shown here, and the confirmation and
-cancel links carry only a signed appointment id.
+cancel links carry only a signed appointment id. A booking never joins an existing patient
+record: it waits for reception's review (appointments.online).
 """
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.core import signing
+from django.conf import settings
+from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from appointments.links import appointment_from_link_token, appointment_link_token
 from appointments.models import Appointment, AppointmentType
+from appointments.online import OnlineBookingFull, appointment_book_online
 from appointments.selectors import Slot, clinician_availability
 from appointments.services import appointment_cancel
 from audit.services import audit_change
 from booking.forms import PatientDetailsForm
-from booking.services import online_booking_make
+from booking.verification import (
+    PendingBooking,
+    verification_check,
+    verification_forget,
+    verification_pending,
+    verification_start,
+)
 from clinicians.models import Clinic, Clinician, Discipline
 from nexus.dates import parse_aware_datetime
 from nexus.errors import DomainError
@@ -31,8 +41,6 @@ from nexus.timezones import in_zone, zone_label, zone_notes
 DAYS_AHEAD = 14  # how far the directory looks for each clinician's next times
 WEEKS_AHEAD = 4  # how far a clinician's page can be paged, a week at a time
 NEXT_TIMES = 3
-_SALT = "booking.appointment"
-_LINK_AGE = 120 * 24 * 60 * 60  # a cancel link works for four months
 
 
 def _funnel(step: str) -> None:
@@ -169,26 +177,25 @@ def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
             return refused
         form = PatientDetailsForm(request.POST)
         if form.is_valid():
-            try:
-                appointment = online_booking_make(
-                    clinician=clinician,
-                    clinic=clinic,
-                    appointment_type=appointment_type,
-                    start=start,
-                    details=form.cleaned_data,
-                )
-            except DomainError:
-                form.add_error(
-                    None,
-                    "Sorry, that time has just been taken or is no longer available. "
-                    "Please choose another time.",
-                )
+            pending = PendingBooking(
+                clinician_id=clinician.pk,
+                clinic_id=clinic.pk,
+                appointment_type_id=appointment_type.pk,
+                start=start,
+                details=form.details(),
+            )
+            if settings.NEXUS_BOOKING_VERIFY_MOBILE:
+                try:
+                    verification_start(session=request.session, pending=pending)
+                except DomainError as error:
+                    form.add_error(None, error.detail)
+                else:
+                    return redirect("booking:verify")
             else:
-                audit_change(
-                    request=request, record=appointment, view="online_booking", created=True
-                )
-                _funnel("booking_completed")
-                return redirect("booking:done", token=signing.dumps(appointment.pk, salt=_SALT))
+                done, error_text = _make(request, pending, verified=False)
+                if done:
+                    return done
+                form.add_error(None, error_text)
     context = {
         "clinician": clinician,
         "appointment_type": appointment_type,
@@ -201,14 +208,73 @@ def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
     return render(request, "booking/details.html", context)
 
 
-def _from_token(token: str) -> Appointment:
+def _make(
+    request: HttpRequest, pending: PendingBooking, *, verified: bool
+) -> tuple[HttpResponse | None, str]:
+    """Book the waiting time: the redirect to its confirmation, or why it could not be."""
+    clinician = _listed().filter(pk=pending.clinician_id).first()
+    clinic = Clinic.objects.filter(pk=pending.clinic_id, is_active=True).first()
+    appointment_type = _bookable_types().filter(pk=pending.appointment_type_id).first()
+    if clinician is None or clinic is None or appointment_type is None:
+        return None, TAKEN
     try:
-        pk = signing.loads(token, salt=_SALT, max_age=_LINK_AGE)
-    except signing.BadSignature as exc:
-        raise Http404 from exc
-    return get_object_or_404(
-        Appointment.objects.select_related("clinician", "clinic", "appointment_type"), pk=pk
-    )
+        appointment = appointment_book_online(
+            clinician=clinician,
+            clinic=clinic,
+            appointment_type=appointment_type,
+            start=pending.start,
+            details=pending.details,
+            mobile_verified=verified,
+        )
+    except OnlineBookingFull as full:
+        return None, full.detail
+    except DomainError:
+        return None, TAKEN
+    audit_change(request=request, record=appointment, view="online_booking", created=True)
+    _funnel("booking_completed")
+    token = appointment_link_token(appointment=appointment)
+    return redirect("booking:done", token=token), ""
+
+
+TAKEN = (
+    "Sorry, that time has just been taken or is no longer available. Please choose another time."
+)
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    """The code sent to the mobile: only when it comes back does the booking hold a time."""
+    pending = verification_pending(session=request.session)
+    if pending is None:
+        return redirect("booking:directory")
+    error = ""
+    if request.method == "POST":
+        if refused := _limited(request, "verify", 10):
+            return refused
+        try:
+            checked = verification_check(
+                session=request.session, code=request.POST.get("code", "")[:12]
+            )
+        except DomainError as failed:
+            error = failed.detail
+        else:
+            verification_forget(session=request.session)
+            done, error = _make(request, checked, verified=True)
+            if done:
+                return done
+        if verification_pending(session=request.session) is None:
+            # Used up, expired, or the time went meanwhile: choose a time again.
+            messages.error(request, error)
+            return redirect("booking:clinician", clinician_id=pending.clinician_id)
+    context = {"pending": pending, "ending": str(pending.details.phone)[-3:], "error": error}
+    return render(request, "booking/verify.html", context)
+
+
+def _from_token(token: str) -> Appointment:
+    appointment = appointment_from_link_token(token=token)
+    if appointment is None:
+        raise Http404
+    return appointment
 
 
 @require_http_methods(["GET"])

@@ -1,10 +1,13 @@
-"""A per-IP limit for the public pages, which have no user to throttle (the API uses DRF's
-throttles). Fixed windows in the cache: simple, shared by every worker through Redis."""
+"""A per-address limit for the public pages, which have no user to throttle (the API uses
+DRF's throttles). Fixed windows in the cache: simple, shared by every worker through Redis.
+The address is the trusted client address (nexus.client), not a spoofable header."""
 
 import time
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+
+from nexus.client import client_ip
 
 
 def rate_limited(
@@ -12,7 +15,7 @@ def rate_limited(
 ) -> HttpResponse | None:
     """None when the request may go ahead; otherwise the 429 to send back."""
     window = int(time.time() // per_seconds)
-    key = f"ratelimit:{scope}:{request.META.get('REMOTE_ADDR', '')}:{window}"
+    key = f"ratelimit:{scope}:{client_ip(request)}:{window}"
     if cache.add(key, 1, timeout=per_seconds):
         return None
     try:

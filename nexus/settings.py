@@ -240,6 +240,25 @@ NEXUS_ENCRYPTION_KEYS = env.list(
     default=["ZGV2ZWxvcG1lbnQtb25seS1rZXktMDEyMzQ1Njc4OTA="] if DEBUG else environ.Env.NOTSET,
 )
 
+# Online booking at /book/ (issue 12 items 2-3). A booking whose mobile was not proven by
+# an SMS code is capped per clinician per day, and in all per 24 hours, so one visitor
+# cannot fill a week with made-up patients. With NEXUS_BOOKING_VERIFY_MOBILE on, a code is
+# sent to the mobile and a booking holds its time only once the code is typed back.
+NEXUS_BOOKING_UNVERIFIED_PER_CLINICIAN_DAY = env.int(
+    "NEXUS_BOOKING_UNVERIFIED_PER_CLINICIAN_DAY", default=3
+)
+NEXUS_BOOKING_UNVERIFIED_PER_DAY = env.int("NEXUS_BOOKING_UNVERIFIED_PER_DAY", default=30)
+NEXUS_BOOKING_VERIFY_MOBILE = env.bool("NEXUS_BOOKING_VERIFY_MOBILE", default=False)
+# Rate limits and audit rows key on the client's address. Behind N proxies (load balancer,
+# CDN) that each append to X-Forwarded-For, set this to N: the address N hops from the end
+# is the client's. 0 (the default) trusts no header and uses the connection's address.
+NEXUS_TRUSTED_PROXY_COUNT = env.int("NEXUS_TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = NEXUS_TRUSTED_PROXY_COUNT
+if NEXUS_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = NEXUS_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+
 # /metrics answers only to "Authorization: Bearer <this>"; unset, it answers 404.
 NEXUS_METRICS_TOKEN = env.str("NEXUS_METRICS_TOKEN", default="")
 
@@ -487,6 +506,8 @@ REST_FRAMEWORK = {
         "uploads": env.str("NEXUS_RATE_UPLOADS", default="120/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key anonymous callers on the trusted client address (nexus/client.py).
+    "NUM_PROXIES": NEXUS_TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {

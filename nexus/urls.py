@@ -49,6 +49,7 @@ urlpatterns = [
     path("book/", include("booking.urls")),
     path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),
+    path("online-bookings/", include("booking.review_urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),

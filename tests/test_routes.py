@@ -41,6 +41,7 @@ PUBLIC_ROUTES = {
     "/book/": "the public clinician directory",
     "/book/1/": "a listed clinician's free times",
     "/book/1/details/": "a patient gives their details to book",
+    "/book/verify/": "the SMS code for a booking waiting in this visitor's session",
     "/book/done/1/": "the booking confirmation (signed link)",
     "/book/cancel/1/": "cancelling a booking (signed link)",
     "/metrics": "Prometheus counters, behind their own bearer token (404 without it)",

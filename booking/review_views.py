@@ -1,0 +1,93 @@
+"""Reception's review of online bookings: each one is accepted as a new patient, merged
+into the existing patient it matches, or declined. Every page view and decision is audited."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from appointments.online import (
+    online_booking_accept,
+    online_booking_decline,
+    online_booking_matches,
+    online_booking_merge,
+    online_bookings_pending,
+)
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from nexus.errors import DomainError
+
+SHOWN = 50
+
+
+@require_GET
+@login_required
+@permission_required(
+    ["appointments.change_appointment", "patients.change_patient"], raise_exception=True
+)
+def review(request: HttpRequest) -> HttpResponse:
+    bookings = list(online_bookings_pending()[:SHOWN])
+    matches = online_booking_matches(bookings=bookings)
+    shown = [b.appointment.patient for b in bookings] + [
+        p for found in matches.values() for p in found
+    ]
+    if shown:
+        audit_record(
+            request=request,
+            action=AuditEvent.Action.READ,
+            targets=[Target.of(p, "pk") for p in {p.pk: p for p in shown}.values()],
+            detail={"view": "online_booking_review"},
+        )
+    rows = [
+        (b, timezone.localtime(b.appointment.start, b.appointment.clinic.tz), matches[b.pk])
+        for b in bookings
+    ]
+    return render(request, "booking/review.html", {"rows": rows})
+
+
+@require_POST
+@login_required
+@permission_required(
+    ["appointments.change_appointment", "patients.change_patient"], raise_exception=True
+)
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    booking = get_object_or_404(online_bookings_pending(), pk=pk)
+    user: User = request.user  # type: ignore[assignment]
+    keep_message = request.POST.get("keep_message") == "on"
+    decision = request.POST.get("decision", "")
+    made = booking.appointment.patient
+    try:
+        if decision == "accept":
+            online_booking_accept(booking=booking, reviewed_by=user, keep_message=keep_message)
+            targets = [Target.of(made, "pk")]
+        elif decision == "merge":
+            chosen = request.POST.get("patient", "")
+            candidates = online_booking_matches(bookings=[booking])[booking.pk]
+            patient = next((p for p in candidates if str(p.pk) == chosen), None)
+            if patient is None:
+                messages.error(request, "Choose which existing patient this booking is for.")
+                return redirect("online_bookings:review")
+            online_booking_merge(
+                booking=booking, patient=patient, reviewed_by=user, keep_message=keep_message
+            )
+            targets = [Target.of(made, "pk"), Target.of(patient, "pk")]
+        elif decision == "decline":
+            online_booking_decline(booking=booking, reviewed_by=user)
+            targets = [Target.of(made, "pk")]
+        else:
+            messages.error(request, "Choose accept, merge or decline.")
+            return redirect("online_bookings:review")
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect("online_bookings:review")
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.UPDATE,
+        targets=targets,
+        detail={"view": "online_booking_review", "decision": decision, "booking": booking.pk},
+    )
+    messages.success(request, "Online booking reviewed.")
+    return redirect("online_bookings:review")
