@@ -30,6 +30,25 @@ class NoStoreMiddleware:
         return response
 
 
+# Nexus uses no camera, microphone, location, payment or USB: a page (or anything injected
+# into one) may not ask for them either.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+    "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=(), "
+    "browsing-topics=()"
+)
+
+
+class PermissionsPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
 class SessionTimeoutMiddleware:
     """Signs a staff session out after NEXUS_SESSION_IDLE_SECONDS without a request, and
     after SESSION_COOKIE_AGE in total however active it is (security.md R09)."""

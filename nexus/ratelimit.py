@@ -6,6 +6,7 @@ import time
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from rest_framework.throttling import UserRateThrottle
 
 from nexus.client import client_ip
 
@@ -31,4 +32,26 @@ def rate_limited(
         content_type="text/plain; charset=utf-8",
     )
     response["Retry-After"] = str(retry_after)
+    return response
+
+
+class _StaffSearchThrottle(UserRateThrottle):
+    # The API's search scope and cache keys: one budget per person (NEXUS_RATE_SEARCH)
+    # whether they search through the API or the staff pages.
+    scope = "search"
+
+
+def search_limited(request: HttpRequest) -> HttpResponse | None:
+    """None when this patient search may run; otherwise the 429 to send back."""
+    if not request.GET.get("q", "").strip():
+        return None
+    throttle = _StaffSearchThrottle()
+    if throttle.allow_request(request, None):  # type: ignore[arg-type]
+        return None
+    response = HttpResponse(
+        "Too many searches in a short time. Please wait a moment and try again.",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(int(throttle.wait() or 1) + 1)
     return response

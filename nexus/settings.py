@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "nexus.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "nexus.middleware.RejectNulBytesMiddleware",
+    "nexus.middleware.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "nexus.middleware.NoStoreMiddleware",
@@ -351,6 +352,13 @@ HTTPS = env.bool("DJANGO_HTTPS", default=False)
 SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
+# Under HTTPS both cookies take the __Host- prefix: the browser then accepts them only if
+# Secure, for this exact host and path /, so a sibling subdomain cannot plant or shadow
+# them. Pages send the CSRF token in forms and in htmx's X-CSRFToken header (base.html),
+# so no script needs to read the cookie: it is HttpOnly.
+SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if HTTPS else "csrftoken"
+CSRF_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
@@ -520,6 +528,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "nexus.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AppointmentStatusEnum": "appointments.models.Appointment.Status",
         "NoteStatusEnum": "notes.models.ClinicalNote.Status",

@@ -5,3 +5,25 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexus.settings")
 
 application = get_wsgi_application()
+
+
+def _hide_server_header() -> None:
+    """gunicorn writes "Server: gunicorn" into every response itself, after the app has
+    answered, so no middleware can drop it: a scanner learns what serves Nexus for free
+    (issue 12 item 12). Workers import this module, so the change holds in each."""
+    try:
+        from gunicorn.http.wsgi import Response
+    except ImportError:  # another server (runserver, tests)
+        return
+    if getattr(Response.default_headers, "nexus_hidden", False):
+        return
+    default_headers = Response.default_headers
+
+    def without_server(self: Response) -> list[str]:
+        return [h for h in default_headers(self) if not h.lower().startswith("server:")]
+
+    without_server.nexus_hidden = True  # type: ignore[attr-defined]
+    Response.default_headers = without_server  # type: ignore[method-assign]
+
+
+_hide_server_header()

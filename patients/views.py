@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
 from documents.views import documents_context
 from nexus.http import StaffRequest
+from nexus.ratelimit import search_limited
 from notes.selectors import note_list, user_can_read_note_body
 from patients.forms import PatientForm
 from patients.models import Patient
@@ -54,6 +55,8 @@ _LISTED = (
 @permission_required("patients.view_patient", raise_exception=True)
 def patient_index(request: StaffRequest) -> HttpResponse:
     """Find a patient as you type: name, phone or Medicare number."""
+    if refused := search_limited(request):
+        return refused
     term, found = _search(request)
     template = "patients/_results.html" if request.htmx else "patients/index.html"
     return render(request, template, {"term": term, "patients": found})
@@ -64,6 +67,8 @@ def patient_index(request: StaffRequest) -> HttpResponse:
 @permission_required("patients.view_patient", raise_exception=True)
 def patient_pick(request: StaffRequest) -> HttpResponse:
     """Search results to choose from inside another form (booking)."""
+    if refused := search_limited(request):
+        return refused
     term, found = _search(request)
     return render(request, "patients/_pick.html", {"term": term, "patients": found})
 

@@ -78,8 +78,9 @@ class ClinicianViewSet(ReadCreateUpdateViewSet):
         responses=SlotSerializer(many=True),
         summary="Free slots for an appointment type",
     )
-    # No list filters here: its own `clinic` parameter means something else.
-    @action(detail=True, methods=["get"], filter_backends=[])
+    # No list filters here: its own `clinic` parameter means something else. Not paged
+    # either (at most MAX_AVAILABILITY_DAYS of slots): the answer is a plain list.
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def availability(self, request: Request, pk: str | None = None) -> Response:
         clinician = self.get_object()
         query = AvailabilityQuerySerializer(data=request.query_params)

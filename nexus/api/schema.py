@@ -1,4 +1,13 @@
-"""The OpenAPI schema view, with refusals in the API's own error shape."""
+"""The OpenAPI schema: its view, with refusals in the API's own error shape, and the
+4xx/5xx answers every operation can give, written into the schema once.
+
+Each view documents its success shape; the errors come from shared machinery (the
+exception handler's {"detail", "code"} shape, authentication, throttles, pagination, the
+audit fail-closed rule), so `add_error_responses` adds them for every operation instead of
+repeating them on each view. Schemathesis' status-code check holds the API to this list.
+"""
+
+from typing import Any
 
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.renderers import JSONRenderer
@@ -16,3 +25,47 @@ class SchemaView(SpectacularAPIView):
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return response
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["detail", "code"],
+    "properties": {
+        "detail": {"type": "string", "description": "What went wrong, for people."},
+        "code": {"type": "string", "description": "What went wrong, for programs."},
+        "errors": {
+            "type": "object",
+            "description": "Problems by field name.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+_ALWAYS = {
+    "400": "The request is not valid: a field, filter or page parameter (see `errors`).",
+    "401": "No credentials, or credentials that are not valid.",
+    "403": "Signed in, but this role, token scope or object is not allowed.",
+    "404": "No such object visible to you, or an unknown cursor.",
+    "429": "Too many requests; wait for the number of seconds in `Retry-After`.",
+    "503": "The access could not be recorded in the audit trail, so nothing was done.",
+}
+_WRITES = {
+    "409": "The change conflicts with the current state (a clash, a signed note, a move "
+    "the status does not allow).",
+}
+
+
+def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            errors = _ALWAYS | (_WRITES if method != "get" else {})
+            for status, description in errors.items():
+                operation["responses"].setdefault(
+                    status, {"description": description, "content": body}
+                )
+    return result
