@@ -6,12 +6,10 @@ a keyed hash of the code, an expiry and an attempt count are stored. The booking
 marked verified, when the code comes back in time; a few wrong tries end it.
 """
 
-import importlib
 import secrets
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
 
 import structlog
 from django.contrib.sessions.backends.base import SessionBase
@@ -19,7 +17,9 @@ from django.core.cache import cache
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from appointments.online import OnlineDetails
-from nexus.errors import DomainError, ValidationFailed
+from integrations.models import Message
+from integrations.services import sms_send_to_number
+from nexus.errors import ValidationFailed
 
 log = structlog.get_logger(__name__)
 
@@ -35,12 +35,6 @@ class VerificationFailed(ValidationFailed):
     code = "verification_failed"
 
 
-class VerificationUnavailable(DomainError):
-    status_code = 503
-    code = "verification_unavailable"
-    default_detail = "We could not send a code just now. Please try again later or call the clinic."
-
-
 @dataclass(frozen=True)
 class PendingBooking:
     clinician_id: int
@@ -51,14 +45,9 @@ class PendingBooking:
 
 
 def verification_sms_send(*, to: str, body: str) -> None:
-    """The one seam through which a verification code leaves Nexus: the SMS outbox
-    (integrations.services.sms_send_to_number) when that app is installed. Tests replace
-    this function; without an outbox, verification cannot be switched on."""
-    try:
-        services: Any = importlib.import_module("integrations.services")
-    except ImportError as exc:
-        raise VerificationUnavailable() from exc
-    services.sms_send_to_number(to=to, body=body)
+    """The one seam through which a verification code leaves Nexus: the SMS outbox, in
+    this request's transaction, sent after it commits (a landline is refused here)."""
+    sms_send_to_number(to=to, body=body, kind=Message.Kind.VERIFICATION)
 
 
 def _digest(code: str, phone: str) -> str:

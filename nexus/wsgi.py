@@ -23,7 +23,7 @@ def _hide_server_header() -> None:
         return [h for h in default_headers(self) if not h.lower().startswith("server:")]
 
     without_server.nexus_hidden = True  # type: ignore[attr-defined]
-    Response.default_headers = without_server  # type: ignore[method-assign]
+    Response.default_headers = without_server
 
 
 _hide_server_header()

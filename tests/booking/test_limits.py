@@ -171,3 +171,20 @@ def test_booking_limits_key_on_the_trusted_client_address(listed, settings):
     # Behind one proxy each visitor has their own budget, whatever they prepend.
     assert [attempt(f"198.51.100.{i}") for i in range(11)] == [200] * 11
     assert [attempt(f"spoof{i}, 192.0.2.7") for i in range(11)][-1] == 429
+
+
+def test_the_code_goes_through_the_sms_outbox(listed, settings, django_capture_on_commit_callbacks):
+    from integrations.models import Message
+
+    settings.NEXUS_BOOKING_VERIFY_MOBILE = True
+    clinician, _, _ = listed
+    client = Client()
+
+    with django_capture_on_commit_callbacks():
+        asked = _post(client, _slots(client, clinician)[0])
+    landline = _post(Client(), _slots(Client(), clinician)[0], phone="02 9999 0000")
+
+    assert asked["Location"] == "/book/verify/"
+    message = Message.objects.get()
+    assert (message.kind, message.to) == ("verification", "+61412345678")
+    assert landline.status_code == 200 and "mobile" in landline.content.decode()
