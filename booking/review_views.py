@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
@@ -41,10 +40,7 @@ def review(request: HttpRequest) -> HttpResponse:
             targets=[Target.of(p, "pk") for p in {p.pk: p for p in shown}.values()],
             detail={"view": "online_booking_review"},
         )
-    rows = [
-        (b, timezone.localtime(b.appointment.start, b.appointment.clinic.tz), matches[b.pk])
-        for b in bookings
-    ]
+    rows = [(b, matches[b.pk]) for b in bookings]
     return render(request, "booking/review.html", {"rows": rows})
 
 
