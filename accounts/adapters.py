@@ -1,9 +1,13 @@
 """How django-allauth signs staff in: invitation only, Google keyed on `sub`, MFA secrets
 encrypted. allauth calls these adapters; nothing here patches allauth itself."""
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
@@ -30,6 +34,31 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # A practice admin invites staff (accounts.services.user_invite); nobody signs up.
         return False
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """allauth asks for the password again before any second-factor page, and counts
+        only that re-entry as recent, not the sign-in. A practice admin must set up an
+        authenticator app straight after their first sign-in (accounts.middleware), so they
+        were asked for the password twice within a minute. Within the reauthentication
+        window of signing in, a user whose factors (if any) were all set up in this sign-in
+        needs no second password; changing a factor they had before, or later, still does."""
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        if required and app == "allauth.mfa" and self._enrolling_just_after_sign_in():
+            return False
+        return required
+
+    def _enrolling_just_after_sign_in(self) -> bool:
+        request = self.request
+        user = getattr(request, "user", None)
+        if request is None or user is None or not user.is_authenticated:
+            return False
+        window = account_settings.REAUTHENTICATION_TIMEOUT
+        times = [float(r.get("at", 0)) for r in get_authentication_records(request, user)]
+        recent = [t for t in times if time.time() - t < window]
+        if not recent:
+            return False
+        signed_in_at = datetime.fromtimestamp(min(recent), tz=UTC)
+        return not Authenticator.objects.filter(user=user, created_at__lt=signed_in_at).exists()
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

@@ -1,7 +1,11 @@
 from typing import Any
 
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -104,3 +108,84 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         # Revoked, never deleted: the audit trail refers to it.
         return False
+
+
+# allauth's and Django's own account models, registered again so that nothing here changes
+# access without the record: roles are defined in code, second factors and Google links can
+# only be removed (audited, signing the person out), and secrets are never shown.
+admin.site.unregister(Group)
+admin.site.unregister(Authenticator)
+admin.site.unregister(SocialAccount)
+
+
+@admin.register(Group)
+class RoleAdmin(GroupAdmin):
+    """Roles are accounts.roles.ROLE_PERMISSIONS, re-applied after every migrate; an edit
+    here would be silently undone, so the page only shows them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
+        return False
+
+
+class _RemoveOnlyAdmin(admin.ModelAdmin):
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _removed(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._removed(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self._removed(request, obj)
+        super().delete_queryset(request, queryset)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(_RemoveOnlyAdmin):
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    search_fields = ["user__email"]
+    fields = ("user", "type", "created_at", "last_used_at")  # never `data`: the secrets
+    readonly_fields = fields
+
+    def _removed(self, request: HttpRequest, obj: Any) -> None:
+        user_sessions_end(user=obj.user)
+        audit_account(
+            request=request,
+            action=AuditEvent.Action.MFA_CHANGE,
+            obj=obj.user,
+            detail={"change": "removed", "factor": obj.type, "view": "admin"},
+        )
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(_RemoveOnlyAdmin):
+    list_display = ["user", "provider", "last_login", "date_joined"]
+    list_filter = ["provider"]
+    search_fields = ["user__email"]
+    fields = ("user", "provider", "uid", "last_login", "date_joined")
+    readonly_fields = fields
+
+    def _removed(self, request: HttpRequest, obj: Any) -> None:
+        user_sessions_end(user=obj.user)
+        audit_account(
+            request=request,
+            action=AuditEvent.Action.ROLE_CHANGE,
+            obj=obj.user,
+            detail={"change": "google_unlinked", "view": "admin"},
+        )

@@ -8,6 +8,9 @@ from accounts.services import mfa_enrolled, mfa_required
 # Once a session has met the rule it is remembered there, so the check costs nothing after
 # the first request. (Those who must have a factor cannot remove it: accounts.adapters.)
 MFA_OK_SESSION_KEY = "nexus_mfa_ok"
+# Where an HTML request was going when it was sent to enrol; the recovery-codes page that
+# ends enrolment offers to continue there (templates/mfa/recovery_codes/index.html).
+MFA_NEXT_SESSION_KEY = "nexus_mfa_next"
 # Enrolling, signing out and the probes never show patient data.
 _ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz/", "/readyz/")
 
@@ -44,4 +47,6 @@ class MfaEnrolmentMiddleware:
                 },
                 status=403,
             )
+        if request.method == "GET" and not request.headers.get("HX-Request"):
+            request.session[MFA_NEXT_SESSION_KEY] = request.get_full_path()
         return redirect("mfa_activate_totp")

@@ -4,6 +4,7 @@ import re
 from io import StringIO
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.management import call_command
@@ -192,3 +193,36 @@ def test_accepting_an_invitation_records_the_first_password(superuser_client):
     event = AuditEvent.objects.get(action="password_change")
     assert event.object_id == str(User.objects.get(email="new.starter@clinic.example").pk)
     assert event.detail == {"by": "emailed_link"}
+
+
+def test_removing_a_second_factor_in_the_admin_is_recorded_and_signs_them_out(
+    superuser_client, admin_user
+):
+    client, root = superuser_client
+    theirs = Client()
+    theirs.force_login(admin_user)
+    assert theirs.get("/").status_code == 200
+    factor = Authenticator.objects.get(user=admin_user, type="totp")
+
+    page = client.get(f"/admin/mfa/authenticator/{factor.pk}/change/")
+    client.post(f"/admin/mfa/authenticator/{factor.pk}/delete/", {"post": "yes"})
+
+    assert b"secret" not in page.content
+    assert not Authenticator.objects.filter(pk=factor.pk).exists()
+    event = AuditEvent.objects.get(action="mfa_change")
+    assert (event.actor_id, event.object_id) == (root.pk, str(admin_user.pk))
+    assert event.detail["change"] == "removed"
+    assert theirs.get("/")["Location"].startswith("/accounts/login/")
+
+
+def test_roles_are_read_only_in_the_admin(superuser_client):
+    client, _ = superuser_client
+    reception = Group.objects.get(name="reception")
+    before = set(reception.permissions.values_list("pk", flat=True))
+
+    response = client.post(
+        f"/admin/auth/group/{reception.pk}/change/", {"name": "reception", "permissions": []}
+    )
+
+    assert response.status_code == 403
+    assert set(reception.permissions.values_list("pk", flat=True)) == before

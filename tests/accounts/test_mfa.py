@@ -33,10 +33,8 @@ def password_sign_in(client: Client, user):
 
 
 def enrol_totp(client: Client) -> str:
-    """Set up TOTP as a signed-in user would: confirm the password, scan, type a code."""
-    start = client.get("/accounts/2fa/totp/activate/")
-    assert start["Location"].startswith("/accounts/reauthenticate/")  # password again first
-    client.post(start["Location"], {"password": PASSWORD})
+    """Set up TOTP as a user would straight after signing in: scan, type a code. (The
+    password was just typed to sign in, so it is not asked for a second time.)"""
     assert client.get("/accounts/2fa/totp/activate/").status_code == 200
     secret = client.session[SECRET_SESSION_KEY]
     assert (
@@ -196,3 +194,54 @@ def test_a_practice_admin_cannot_remove_their_second_factor(client):
     assert response.status_code == 200  # the form, with the reason
     assert Authenticator.objects.filter(user=admin, type="totp").exists()
     assert client.get("/").status_code == 200
+
+
+def test_a_new_practice_admin_types_their_password_once_at_first_sign_in(client):
+    admin = UserFactory(role="practice_admin", totp=False)
+    signed_in = password_sign_in(client, admin)
+
+    # Straight to the authenticator app set-up, not to "confirm your password".
+    page = client.get(signed_in["Location"], follow=True)
+
+    assert page.redirect_chain[-1][0] == "/accounts/2fa/totp/activate/"
+    assert page.status_code == 200
+    assert SECRET_SESSION_KEY in client.session
+
+
+def test_changing_a_factor_later_still_asks_for_the_password(client, settings):
+    clinician = UserFactory(role="clinician", totp=False)
+    password_sign_in(client, clinician)
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0  # the sign-in is no longer recent
+
+    start = client.get("/accounts/2fa/totp/activate/")
+
+    assert start["Location"].startswith("/accounts/reauthenticate/")
+
+
+def test_replacing_an_existing_factor_still_asks_for_the_password(client):
+    clinician = UserFactory(role="clinician", totp=True)
+    password_sign_in(client, clinician)
+    client.post("/accounts/2fa/authenticate/", {"code": totp_now(stored_secret(clinician))})
+
+    response = client.post("/accounts/2fa/totp/deactivate/")
+
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert Authenticator.objects.filter(user=clinician, type="totp").exists()
+
+
+def test_the_recovery_codes_page_continues_to_where_the_admin_was_going(
+    client, patient, django_capture_on_commit_callbacks
+):
+    admin = UserFactory(role="practice_admin", totp=False)
+    password_sign_in(client, admin)
+    assert client.get("/patients/")["Location"] == "/accounts/2fa/totp/activate/"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        secret = client.get("/accounts/2fa/totp/activate/") and client.session[SECRET_SESSION_KEY]
+        done = client.post("/accounts/2fa/totp/activate/", {"code": totp_now(secret)})
+    codes = client.get(done["Location"])
+
+    assert done["Location"] == "/accounts/2fa/recovery-codes/"
+    assert codes.status_code == 200
+    assert b'href="/patients/">Continue to Nexus</a>' in codes.content
+    assert client.get("/patients/").status_code == 200
