@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -94,6 +95,10 @@ def calendar(request: StaffRequest) -> HttpResponse:
         "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
         "chosen": chosen,
         "column_count": len(page.columns),
+        "sheet_url": f"{reverse('appointments:day_sheet')}?"
+        + urlencode(
+            {"clinic": clinic.pk, "date": day.isoformat(), "clinician": chosen}, doseq=True
+        ),
         "show_cancelled": show_cancelled,
         "movable": (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
         "row_px": ROW_PX,
@@ -122,6 +127,11 @@ def _done(request: StaffRequest, appointment: Appointment, message: str) -> Http
     messages.success(request, message)
     day = timezone.localtime(appointment.start, appointment.clinic.tz).date()
     url = calendar_url(appointment.clinic, day)
+    back = request.POST.get("next", "")  # e.g. the dashboard's quick Arrived/Completed buttons
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        url = back
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 

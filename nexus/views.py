@@ -8,12 +8,14 @@ from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment
 from appointments.selectors import appointment_list
+from appointments.services import appointment_next_statuses
 from audit.services import audit_read
 from clinicians.models import Clinic, Clinician
 from nexus.http import StaffRequest
 from notes.models import ClinicalNote
 
 TODAY_LIMIT = 100
+QUICK_STATUSES = (Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
 
 
 @require_GET
@@ -42,6 +44,12 @@ def home(request: StaffRequest) -> HttpResponse:
             ]
         )
         audit_read(request=request, records=todays, view="dashboard")
+        if user.has_perm("appointments.change_appointment"):
+            for a in todays:  # one-click Arrived / Completed, where the rules allow it now
+                allowed = appointment_next_statuses(appointment=a)
+                a.quick_statuses = [  # type: ignore[attr-defined]
+                    (s, Appointment.Status(s).label) for s in QUICK_STATUSES if s in allowed
+                ]
         context |= {
             "clinic": clinic,
             "clinics": Clinic.objects.filter(is_active=True).order_by("name"),

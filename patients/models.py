@@ -64,7 +64,7 @@ class Patient(models.Model):
     given_name = models.CharField(max_length=80)
     family_name = models.CharField(max_length=80)
     preferred_name = models.CharField(max_length=80, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True, db_index=True)  # searched by reception
     sex = models.CharField(max_length=12, choices=Sex.choices, default=Sex.NOT_STATED)
     phone = PhoneNumberField(blank=True, db_index=True)
     email = models.EmailField(blank=True)

@@ -1,5 +1,7 @@
 """Reads of patient records, always through here so access rules live in one place."""
 
+from datetime import date, datetime
+
 import phonenumbers
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
@@ -22,6 +24,17 @@ def _as_e164_prefix(digits: str) -> str:
     return "+61" + digits
 
 
+def _date_of_birth(term: str) -> date | None:
+    """A typed date of birth: 10/12/1985, 10-12-1985, 10.12.1985 (Australian order) or ISO."""
+    cleaned = term.strip().replace("-", "/").replace(".", "/")
+    for pattern in ("%d/%m/%Y", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(cleaned, pattern).date()  # noqa: DTZ007 - a date only
+        except ValueError:
+            continue
+    return None
+
+
 def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
     """Match a name, phone, email or Medicare number as reception types it.
 
@@ -33,7 +46,10 @@ def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
     if not term:
         return queryset
     compact = "".join(ch for ch in term if ch not in " -()")
-    if "@" in term:
+    born = _date_of_birth(term)
+    if born:
+        matched = queryset.filter(date_of_birth=born)
+    elif "@" in term:
         matched = queryset.filter(email__istartswith=term)
     elif compact.lstrip("+").isdigit():
         digits = compact.lstrip("+")

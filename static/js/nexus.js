@@ -1,6 +1,10 @@
-// Every page: the top bar's menu button on small screens.
+// Every page: the top bar's menu button on small screens, and Print buttons.
 (function () {
   "use strict";
+  for (const button of document.querySelectorAll("[data-print]")) {
+    button.addEventListener("click", () => window.print());
+  }
+
   const button = document.querySelector(".menu-button");
   const topbar = document.querySelector(".topbar");
   if (!button || !topbar) return;
@@ -14,7 +18,7 @@
   button.addEventListener("click", () => setOpen(button.getAttribute("aria-expanded") !== "true"));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && topbar.classList.contains("is-open")) {
-      event.preventDefault();  // the calendar panel leaves this Escape alone
+      event.preventDefault(); // the calendar panel leaves this Escape alone
       setOpen(false);
       button.focus();
     }

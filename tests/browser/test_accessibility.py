@@ -18,7 +18,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page
 
 from tests.browser import test_journeys
-from tests.browser.conftest import HTMX_WATCH, wait_for_htmx
+from tests.browser.conftest import HTMX_WATCH, screenshot, wait_for_htmx
 from tests.browser.test_journeys import tomorrow_at
 from tests.factories import AppointmentFactory, ClinicalNoteFactory, PatientFactory, UserFactory
 
@@ -153,6 +153,9 @@ def test_no_staff_page_is_wider_than_a_phone(browser: Browser, live_server, prac
             page.goto(path)
             wait_for_htmx(page)
             widths[path] = page.evaluate("document.documentElement.scrollWidth")
+            if role == "admin" and path.startswith("/calendar/?") and "view=week" not in path:
+                page.wait_for_selector(".calendar[data-ready]", state="attached")
+                screenshot(page, "calendar-phone.png", full_page=False)
         page.context.close()
 
     assert {path: width for path, width in widths.items() if width > PHONE["width"]} == {}
