@@ -25,6 +25,10 @@ class AuditConfig(AppConfig):
             signal.connect(_mfa_changed(change), dispatch_uid=f"audit.mfa_{change}", weak=False)
         mfa.authentication_failed.connect(_mfa_failed, dispatch_uid="audit.mfa_failed")
 
+        from axes.signals import user_locked_out
+
+        user_locked_out.connect(_locked_out, dispatch_uid="audit.locked_out")
+
 
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     from audit.services import audit_login
@@ -41,7 +45,47 @@ def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: 
 
     metric_increment("nexus_sign_ins_total", "failure")
     if request is not None:
-        audit_login(request=request, user_id=None, succeeded=False)
+        user_id = _account_for(request, credentials)
+        audit_login(
+            request=request,
+            user_id=user_id,
+            succeeded=False,
+            detail={"method": "password", "account": "known" if user_id else "unknown"},
+        )
+
+
+def _account_for(request: Any, credentials: Any) -> int | None:
+    """The account a failed attempt was for, by the address typed; nothing typed is kept."""
+    from accounts.adapters import axes_username
+    from accounts.models import User
+
+    login = axes_username(request, credentials if isinstance(credentials, dict) else None)
+    if not login:
+        return None
+    return User.objects.filter(email__iexact=login).values_list("pk", flat=True).first()
+
+
+def _locked_out(sender: Any, request: Any = None, username: Any = None, **kwargs: Any) -> None:
+    """axes locked an account (or refused an attempt while it is locked): an event naming
+    the account, if there is one with that address."""
+    from accounts.models import User
+    from audit.models import AuditEvent
+    from audit.services import Target, audit_record
+
+    if request is None:
+        return
+    user_id = (
+        User.objects.filter(email__iexact=username).values_list("pk", flat=True).first()
+        if isinstance(username, str) and username
+        else None
+    )
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.LOCKOUT,
+        targets=[Target("accounts.user", str(user_id or ""), None)],
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"account": "known" if user_id else "unknown"},
+    )
 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -73,6 +73,9 @@ def audit_record(
         "request_id": getattr(request, "request_id", ""),
         "detail": detail or {},
     }
+    if request is not None and outcome != AuditEvent.Outcome.SUCCESS:
+        # DeniedAccessAuditMiddleware then knows this refusal is on record already.
+        getattr(request, "_request", request).nexus_audited_failure = True  # type: ignore[union-attr]
     try:
         _insert(shared, targets)
     except DatabaseError as error:
@@ -321,7 +324,8 @@ def audit_login(
     succeeded: bool,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """A sign-in or failed sign-in. Failures keep no username: people type passwords there.
+    """A sign-in or failed sign-in, naming the account it was for (`user_id`, None when no
+    account matched). Never what was typed: people type passwords into the address field.
     `detail` says how (`{"method": "google"}`) and, for failures, why (`{"reason": ...}`)."""
     audit_record(
         request=request,

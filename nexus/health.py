@@ -45,7 +45,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # A probe reports every failure rather than raising.
             log.warning("readyz.check_failed", check=name, error=type(exc).__name__)
             results[name] = "unavailable"
-    ok = all(v == "ok" for v in results.values())
+    if results["database"] != "ok":
+        status = "unavailable"
+    elif all(v == "ok" for v in results.values()):
+        status = "ok"
+    else:
+        # Without the cache or broker the app still serves (sessions and tokens from the
+        # database, rate limits open, tasks wait): report it, but stay in rotation.
+        status = "degraded"
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", **results}, status=200 if ok else 503
+        {"status": status, **results}, status=503 if status == "unavailable" else 200
     )

@@ -55,7 +55,9 @@ def test_an_admin_without_a_second_factor_sees_no_patient_data_until_enrolled(
     assert api.json()["code"] == "mfa_required"
     assert page.status_code == 302
     assert page["Location"] == "/accounts/2fa/totp/activate/"
-    assert not AuditEvent.objects.filter(action="read").exists()  # nothing was shown
+    # Nothing was shown; the refusal itself is on record.
+    assert not AuditEvent.objects.filter(action="read", outcome="success").exists()
+    assert AuditEvent.objects.filter(action="read", outcome="denied").exists()
 
     with django_capture_on_commit_callbacks(execute=True):  # allauth signals after commit
         enrol_totp(client)

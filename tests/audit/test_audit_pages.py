@@ -70,4 +70,6 @@ def test_other_roles_cannot_open_the_audit_pages(role):
 
     assert client.get("/audit/").status_code == 403
     assert client.get(f"/audit/patients/{patient.pk}/").status_code == 403
-    assert not AuditEvent.objects.filter(patient=patient).exists()
+    # Nothing was shown; the refusals are on record.
+    assert not AuditEvent.objects.filter(patient=patient, outcome="success").exists()
+    assert AuditEvent.objects.filter(patient=patient, outcome="denied").count() == 1

@@ -61,7 +61,9 @@ def test_the_chart_costs_a_fixed_number_of_queries(ada, local_media, django_asse
 def test_someone_without_a_role_cannot_open_a_chart(ada):
     response = browser_for("").get(f"/patients/{ada.pk}/")
     assert response.status_code == 403
-    assert not AuditEvent.objects.filter(patient=ada).exists()
+    # Nothing was shown; the refusal is on record.
+    assert not AuditEvent.objects.filter(patient=ada, outcome="success").exists()
+    assert AuditEvent.objects.filter(patient=ada, outcome="denied").count() == 1
 
 
 def test_a_missing_patient_is_404():

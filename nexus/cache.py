@@ -1,0 +1,122 @@
+"""A Redis cache that an outage slows down instead of taking the site down (security.md R42).
+
+Everything Nexus keeps in the cache can be rebuilt or skipped: sessions are also in the
+database (`cached_db`), cached API tokens are looked up again, and rate-limit counters
+fail open. So when Redis cannot be reached, reads miss, writes are dropped and `add`
+reports success, with an `cache.unavailable` warning in the log. After a failure the cache
+is not tried again for `RETRY_SECONDS`, so requests do not each wait for a connect
+timeout. `/readyz/` still reports the cache as unavailable.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import structlog
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = structlog.get_logger(__name__)
+
+RETRY_SECONDS = 5.0
+_OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+T = TypeVar("T")
+
+# Per server, shared by the threads of a process (Django makes one backend per thread).
+_down_until: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+class FailOpenRedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        options = params.setdefault("OPTIONS", {})
+        # Fail in well under a second rather than hang a request on a dead host.
+        options.setdefault("socket_connect_timeout", 0.5)
+        options.setdefault("socket_timeout", 1.0)
+        super().__init__(server, params)
+        self._server_key = str(server)
+
+    def _call(self, operation: str, fallback: T, call: Callable[[], T]) -> T:
+        if time.monotonic() < _down_until.get(self._server_key, 0.0):
+            return fallback
+        try:
+            return call()
+        except _OUTAGE as error:
+            with _lock:
+                was_up = time.monotonic() >= _down_until.get(self._server_key, 0.0)
+                _down_until[self._server_key] = time.monotonic() + RETRY_SECONDS
+            if was_up:
+                # Rate limits fail open while this lasts: say so where monitoring looks.
+                log.warning(
+                    "cache.unavailable",
+                    operation=operation,
+                    error=type(error).__name__,
+                    fallback="database for sessions and tokens; rate limits not enforced",
+                    retry_seconds=RETRY_SECONDS,
+                )
+            return fallback
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return self._call(
+            "add", True, lambda: super(FailOpenRedisCache, self).add(key, value, timeout, version)
+        )
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        return self._call(
+            "get", default, lambda: super(FailOpenRedisCache, self).get(key, default, version)
+        )
+
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> None:
+        self._call(
+            "set", None, lambda: super(FailOpenRedisCache, self).set(key, value, timeout, version)
+        )
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return self._call(
+            "touch", False, lambda: super(FailOpenRedisCache, self).touch(key, timeout, version)
+        )
+
+    def delete(self, key: Any, version: Any = None) -> Any:
+        return self._call(
+            "delete", False, lambda: super(FailOpenRedisCache, self).delete(key, version)
+        )
+
+    def get_many(self, keys: Iterable[Any], version: Any = None) -> dict[Any, Any]:
+        return self._call(
+            "get_many", {}, lambda: super(FailOpenRedisCache, self).get_many(keys, version)
+        )
+
+    def has_key(self, key: Any, version: Any = None) -> Any:
+        return self._call(
+            "has_key", False, lambda: super(FailOpenRedisCache, self).has_key(key, version)
+        )
+
+    def incr(self, key: Any, delta: int = 1, version: Any = None) -> Any:
+        result = self._call(
+            "incr", None, lambda: super(FailOpenRedisCache, self).incr(key, delta, version)
+        )
+        if result is None:
+            raise ValueError("the cache is unavailable")  # What a missing key raises.
+        return result
+
+    def set_many(
+        self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> list[Any]:
+        return self._call(
+            "set_many",
+            list(data),
+            lambda: super(FailOpenRedisCache, self).set_many(data, timeout, version),
+        )
+
+    def delete_many(self, keys: Iterable[Any], version: Any = None) -> None:
+        self._call(
+            "delete_many", None, lambda: super(FailOpenRedisCache, self).delete_many(keys, version)
+        )
+
+    def clear(self) -> None:
+        self._call("clear", None, lambda: super(FailOpenRedisCache, self).clear())
