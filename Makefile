@@ -62,7 +62,7 @@ typecheck: setup
 # Production settings (throwaway secrets) must pass Django's deployment checks.
 check-deploy: setup
 	DJANGO_SECRET_KEY="$$($(RUN) python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
-	DJANGO_ALLOWED_HOSTS=nexus.example.org DJANGO_HTTPS=true \
+	DJANGO_ALLOWED_HOSTS=nexus.example.org DJANGO_HTTPS=true EMAIL_URL=smtp+tls://nexus@smtp.example.org:587 \
 	NEXUS_ENCRYPTION_KEYS="$$($(RUN) python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
 	DATABASE_URL=$(PG_URL) \
 	$(RUN) python manage.py check --deploy --fail-level WARNING

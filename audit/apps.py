@@ -9,6 +9,8 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
+        import nexus.checks  # noqa: F401  (registers the production settings checks)
+
         # Django announces sign-ins only through these signals, whichever login view or
         # backend (admin, allauth) handled them.
         user_logged_in.connect(_logged_in, dispatch_uid="audit.logged_in")

@@ -39,6 +39,25 @@ def build_formatter(output: str = "json") -> logging.Formatter:
     )
 
 
+_QUERY = re.compile(r"\?[^\s\"]*")
+
+
+def redact_query_strings(text: str) -> str:
+    """`GET /patients/?q=Ada HTTP/1.1` -> `GET /patients/?[redacted] HTTP/1.1`."""
+    return _QUERY.sub("?[redacted]", text)
+
+
+class RedactQueryStrings(logging.Filter):
+    """Request lines logged by Django (runserver's `django.server`, `django.request`) lose
+    their query strings: search terms are names, mobiles and Medicare numbers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(("django.server", "django.request")):
+            record.msg = redact_query_strings(record.getMessage())
+            record.args = None
+        return True
+
+
 structlog.configure(
     processors=[*PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
     logger_factory=structlog.stdlib.LoggerFactory(),

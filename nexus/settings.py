@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "booking",
     "integrations",
     "axes",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "accounts.middleware.MfaEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "nexus.htmx.HtmxLoginRedirectMiddleware",
+    # API writes with an Idempotency-Key: inside the request transaction, after sign-in.
+    "idempotency.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "nexus.urls"
@@ -268,6 +271,9 @@ NEXUS_METRICS_TOKEN = env.str("NEXUS_METRICS_TOKEN", default="")
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Flash messages live in the session (server side), not in a signed but readable cookie:
+# some name a patient ("Registered Ada Lovelace").
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="Nexus <nexus@localhost>")
 
 LANGUAGE_CODE = "en-au"
@@ -455,6 +461,13 @@ _BEAT = {
         "*/5 * * * *",
         4 * 60,
     ),
+    # API Idempotency-Keys older than 24 hours (idempotency/).
+    "idempotency-purge": (
+        "idempotency.tasks.idempotency_keys_purge_task",
+        "NEXUS_CRON_IDEMPOTENCY_PURGE",
+        "17 * * * *",
+        50 * 60,
+    ),
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Every few seconds, which a cron cannot say.
@@ -534,6 +547,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "nexus.api.schema.add_error_responses",
+        "idempotency.schema.document_idempotency_key",
     ],
     "ENUM_NAME_OVERRIDES": {
         "AppointmentStatusEnum": "appointments.models.Appointment.Status",
@@ -549,12 +563,16 @@ LOGGING = {
     "formatters": {
         "structured": {"()": "nexus.logging.build_formatter", "output": LOG_FORMAT},
     },
-    "filters": {"client_errors": {"()": "nexus.logging.ClientErrorWithoutTraceback"}},
+    # Query strings carry search terms (patient names, mobiles): never logged.
+    "filters": {
+        "client_errors": {"()": "nexus.logging.ClientErrorWithoutTraceback"},
+        "no_query_strings": {"()": "nexus.logging.RedactQueryStrings"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "structured",
-            "filters": ["client_errors"],
+            "filters": ["client_errors", "no_query_strings"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -564,5 +582,13 @@ LOGGING = {
         "django": {"handlers": [], "propagate": True},
         # SQL at DEBUG would print patient data; keep it quiet whatever the root level.
         "django.db.backends": {"level": "INFO"},
+        # runserver's request lines, through our handler and without query strings.
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["no_query_strings"],
+        },
+        "django.request": {"filters": ["no_query_strings"]},
     },
 }

@@ -27,3 +27,8 @@ def _hide_server_header() -> None:
 
 
 _hide_server_header()
+
+# gunicorn runs no system checks: refuse here to serve with settings that leak data.
+from nexus.checks import refuse_unsafe_production  # noqa: E402
+
+refuse_unsafe_production()
