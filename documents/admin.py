@@ -1,8 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.admin_mixins import AuditedAdminMixin
-from documents.models import Document
+from documents.models import Document, QuarantinedUpload
 
 
 @admin.register(Document)
@@ -48,4 +50,19 @@ class DocumentAdmin(AuditedAdminMixin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Document | None = None) -> bool:
         # Deleting is soft and goes through the service, which keeps the object for purging.
+        return False
+
+
+@admin.register(QuarantinedUpload)
+class QuarantinedUploadAdmin(AuditedAdminMixin):
+    """Uploads the virus scanner flagged: for review only, never edited here."""
+
+    list_display = ["id", "patient_id", "signature", "content_type", "size", "detected_at"]
+    list_filter = ["signature"]
+    readonly_fields = [f.name for f in QuarantinedUpload._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

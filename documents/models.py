@@ -72,3 +72,30 @@ class Document(models.Model):
     def key(self) -> str:
         """Where the bytes are in storage."""
         return self.file.name or ""
+
+
+def quarantine_key(instance: "QuarantinedUpload", filename: str) -> str:
+    return f"quarantine/{instance.patient_id}/{uuid.uuid4().hex}"
+
+
+class QuarantinedUpload(models.Model):
+    """An upload the virus scanner flagged: kept apart from the patient's documents (never
+    listed or downloadable there), for practice admins to review; its arrival is audited."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(upload_to=quarantine_key, max_length=200)
+    original_name = models.CharField(max_length=150)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    signature = models.CharField(max_length=100, help_text="What the scanner found.")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Quarantined upload {self.pk} ({self.signature})"

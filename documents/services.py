@@ -10,8 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from documents.models import Document
-from documents.validation import check_upload
+from audit.models import AuditEvent
+from audit.services import Target, audit_record
+from documents.models import Document, QuarantinedUpload
+from documents.scanning import scan_upload
+from documents.validation import CheckedUpload, UploadRejected, check_upload
 from nexus.errors import Conflict
 from patients.models import Patient
 
@@ -43,6 +46,20 @@ def document_upload(
     """Validate, then store the bytes under a new key, then record them. A rejected or
     duplicate file stores nothing; a failed insert removes the object it stored."""
     checked = check_upload(upload)
+    verdict = scan_upload(upload)
+    if verdict.infected:
+        _quarantine(
+            patient=patient,
+            uploaded_by=uploaded_by,
+            upload=upload,
+            checked=checked,
+            signature=verdict.signature,
+        )
+        raise UploadRejected(
+            "The virus scanner flagged this file, so it was not added to the record; a "
+            "practice admin has been told.",
+            code="file_infected",
+        )
     existing = _live_duplicate(patient, checked.sha256)
     if existing is not None:
         raise DuplicateDocument(existing)
@@ -68,6 +85,36 @@ def document_upload(
             raise
         raise DuplicateDocument(existing) from None
     return document
+
+
+def _quarantine(
+    *,
+    patient: Patient,
+    uploaded_by: User,
+    upload: UploadedFile,
+    checked: CheckedUpload,
+    signature: str,
+) -> QuarantinedUpload:
+    """Keep a flagged file apart from the record, for admins; audited (R30)."""
+    held = QuarantinedUpload(
+        patient=patient,
+        original_name=checked.name,
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
+        signature=signature,
+        uploaded_by=uploaded_by,
+    )
+    held.file.save(checked.name, upload, save=False)
+    held.save()
+    audit_record(
+        request=None,
+        action=AuditEvent.Action.CREATE,
+        targets=[Target.of(held, "patient_id")],
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"reason": "malware", "signature": signature, "uploaded_by": uploaded_by.pk},
+    )
+    return held
 
 
 def document_delete(*, document: Document, deleted_by: User) -> None:

@@ -8,6 +8,7 @@ images must decode within a pixel budget. Every rejection names its reason.
 import hashlib
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -27,6 +28,12 @@ ALLOWED_TYPES: dict[str, set[str]] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {".docx"},
 }
 MAX_IMAGE_PIXELS = 50_000_000  # a 50-megapixel photo; "pixel floods" claim billions
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+# A Word file is a zip: what it may inflate to, in total and relative to its size. Text
+# compresses ~5-20x; a "zip bomb" claims thousands.
+MAX_INFLATED_BYTES = 200 * 1024 * 1024
+MAX_INFLATION_RATIO = 100
+MAX_ARCHIVE_MEMBERS = 2_000
 _PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|OpenAction\s*<<[^>]*/JS)\b")
 _SAFE_NAME = re.compile(r"[^\w .()+-]")
 
@@ -114,6 +121,8 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
             )
     if content_type in ("image/jpeg", "image/png"):
         _check_image(upload)
+    if content_type == DOCX:
+        _check_docx(upload, size)
     upload.seek(0)
     return CheckedUpload(name, content_type, size, digest.hexdigest())
 
@@ -132,4 +141,47 @@ def _check_image(upload: UploadedFile) -> None:
     except Exception as exc:  # Pillow raises many types for broken files
         raise UploadRejected(
             "The image is damaged and cannot be read.", code="file_damaged"
+        ) from exc
+
+
+def _check_docx(upload: UploadedFile, size: int) -> None:
+    """No macros (a .docx never has them; a renamed .docm does) and no zip bomb: members
+    are inflated, counting, and reading stops at the limit whatever the headers claim."""
+    upload.seek(0)
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ARCHIVE_MEMBERS:
+                raise UploadRejected(
+                    "The Word file holds too many parts to be a document.", code="file_archive_bomb"
+                )
+            for member in members:
+                lowered = member.filename.lower()
+                macros = lowered.endswith(("vbaproject.bin", "vbadata.xml"))
+                if lowered == "[content_types].xml" and member.file_size < 1024 * 1024:
+                    macros = macros or b"macroenabled" in archive.read(member).lower()
+                if macros:
+                    raise UploadRejected(
+                        "This Word file contains macros, which are not accepted; save it as a "
+                        "plain .docx (or PDF) and upload that.",
+                        code="file_macros",
+                    )
+            # Small files may inflate to 10 MB whatever their ratio.
+            limit = min(MAX_INFLATED_BYTES, max(size * MAX_INFLATION_RATIO, 10 * 1024 * 1024))
+            inflated = 0
+            for member in members:
+                with archive.open(member) as part:
+                    while chunk := part.read(1024 * 1024):
+                        inflated += len(chunk)
+                        if inflated > limit:
+                            raise UploadRejected(
+                                "The Word file expands to far more than its size; it is "
+                                "not accepted.",
+                                code="file_archive_bomb",
+                            )
+    except UploadRejected:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise UploadRejected(
+            "The Word file is damaged and cannot be read.", code="file_damaged"
         ) from exc

@@ -302,6 +302,9 @@ NEXUS_DOCUMENT_MAX_MB = env.int("NEXUS_DOCUMENT_MAX_MB", default=25)
 NEXUS_DOCUMENT_URL_SECONDS = env.int("NEXUS_DOCUMENT_URL_SECONDS", default=300)
 NEXUS_DOCUMENT_PURGE_DAYS = env.int("NEXUS_DOCUMENT_PURGE_DAYS", default=30)
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
+# clamd's socket ("/run/clamav/clamd.ctl", "unix://...", "tcp://host:3310"): every upload
+# is scanned before it is stored, and flagged files are quarantined. Empty: no scanning.
+NEXUS_CLAMAV_SOCKET = env.str("NEXUS_CLAMAV_SOCKET", default="")
 FILE_UPLOAD_PERMISSIONS = 0o600
 _server_side_encryption = env.str("AWS_S3_SERVER_SIDE_ENCRYPTION", default="AES256")
 _kms_key_id = env.str("AWS_S3_KMS_KEY_ID", default="")
