@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from django.apps import apps
-from django.db import models
+from django.db import DatabaseError, models
 from django.http import HttpRequest, HttpResponse
 
 from audit.models import AuditEvent
@@ -115,7 +115,7 @@ def _target(request: HttpRequest) -> Target:
                 .values_list("patient_id", flat=True)
                 .first()
             )
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, DatabaseError):
         patient_id = None
     return Target(object_type, object_id, patient_id)
 

@@ -124,3 +124,14 @@ def test_a_lockout_is_an_event(settings):
 
     [lockout] = AuditEvent.objects.filter(action="lockout")
     assert (lockout.object_id, lockout.outcome) == (str(user.pk), "denied")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/appointments/99999999999999999999/", "/notes/99999999999999999999/"]
+)
+def test_an_id_out_of_any_range_is_still_a_plain_refusal(reception_user, path):
+    client = Client()
+    client.force_login(reception_user)
+
+    assert client.get(path).status_code in (403, 404)
+    assert refusals()[0].object_id == "99999999999999999999"
