@@ -21,7 +21,8 @@ from rest_framework.test import APIClient
 
 from nexus.checks import refuse_unsafe_production
 from nexus.logging import build_formatter
-from tests.booking.test_online_booking import _post, first_slot, listed  # noqa: F401
+from tests.booking.conftest import listed  # noqa: F401
+from tests.booking.test_online_booking import _post, first_slot
 from tests.conftest import MONDAY, sydney
 from tests.factories import PatientFactory, UserFactory
 

@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 
 from appointments.models import Appointment
 from nexus import cache as nexus_cache
-from tests.booking.test_online_booking import _post, first_slot, listed  # noqa: F401
+from tests.booking.conftest import listed  # noqa: F401
+from tests.booking.test_online_booking import _post, first_slot
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
