@@ -38,4 +38,7 @@ class PatientForm(forms.ModelForm):
         widgets = {
             "date_of_birth": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
             "alerts": forms.Textarea(attrs={"rows": 2}),
+            "postcode": forms.TextInput(
+                attrs={"inputmode": "numeric", "pattern": "[0-9]{4}", "autocomplete": "off"}
+            ),
         }

@@ -7,7 +7,12 @@ from django.utils import timezone
 
 from clinicians.models import Clinic
 from nexus.fields import PhoneNumberField
-from patients.validators import normalise_digits, validate_medicare_number, validate_ndis_number
+from patients.validators import (
+    normalise_digits,
+    validate_medicare_number,
+    validate_ndis_number,
+    validate_postcode,
+)
 
 
 class Referrer(models.Model):
@@ -45,6 +50,17 @@ class Coordinator(models.Model):
         return f"{self.name} ({self.organisation})" if self.organisation else self.name
 
 
+class AustralianState(models.TextChoices):
+    ACT = "ACT", "Australian Capital Territory"
+    NSW = "NSW", "New South Wales"
+    NT = "NT", "Northern Territory"
+    QLD = "QLD", "Queensland"
+    SA = "SA", "South Australia"
+    TAS = "TAS", "Tasmania"
+    VIC = "VIC", "Victoria"
+    WA = "WA", "Western Australia"
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -70,15 +86,17 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     address = models.CharField(max_length=250, blank=True)
     suburb = models.CharField(max_length=80, blank=True)
-    state = models.CharField(max_length=3, blank=True)
-    postcode = models.CharField(max_length=4, blank=True)
+    state = models.CharField(max_length=3, blank=True, choices=AustralianState.choices)
+    postcode = models.CharField(max_length=4, blank=True, validators=[validate_postcode])
     medicare_number = models.CharField(
         max_length=10, blank=True, db_index=True, validators=[validate_medicare_number]
     )
     medicare_irn = models.CharField(
         "Medicare IRN", max_length=1, blank=True, help_text="Position on the card, 1-9."
     )
-    ndis_number = models.CharField(max_length=9, blank=True, validators=[validate_ndis_number])
+    ndis_number = models.CharField(
+        "NDIS number", max_length=9, blank=True, validators=[validate_ndis_number]
+    )
     dva_number = models.CharField("DVA number", max_length=9, blank=True)
     funding_type = models.CharField(max_length=12, choices=Funding.choices, default=Funding.PRIVATE)
     emergency_contact_name = models.CharField(max_length=150, blank=True)
@@ -124,6 +142,13 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def postal_address(self) -> str:
+        """Whatever parts of the address were entered: "12 Smith St, Parramatta NSW 2150",
+        or just "Parramatta NSW 2150" when there is no street line."""
+        locality = " ".join(part for part in (self.suburb, self.state, self.postcode) if part)
+        return ", ".join(part for part in (self.address, locality) if part)
 
     def clean(self) -> None:
         self.medicare_number = normalise_digits(self.medicare_number)

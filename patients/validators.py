@@ -30,3 +30,8 @@ def validate_ndis_number(value: str) -> None:
 def normalise_digits(value: str) -> str:
     """Medicare and NDIS numbers are often typed with spaces or dashes."""
     return "".join(ch for ch in value if not ch.isspace() and ch != "-")
+
+
+def validate_postcode(value: str) -> None:
+    if not (len(value) == 4 and value.isdigit()):
+        raise ValidationError("An Australian postcode has 4 digits.", code="invalid_postcode")
