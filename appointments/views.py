@@ -4,7 +4,7 @@ beside the calendar without a page change."""
 
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -125,14 +125,32 @@ def _panel(request: StaffRequest, template: str, context: dict[str, Any]) -> Htt
 
 def _done(request: StaffRequest, appointment: Appointment, message: str) -> HttpResponse:
     messages.success(request, message)
-    day = timezone.localtime(appointment.start, appointment.clinic.tz).date()
-    url = calendar_url(appointment.clinic, day)
+    url = _calendar_after(request, appointment)
     back = request.POST.get("next", "")  # e.g. the dashboard's quick Arrived/Completed buttons
     if back.startswith("/") and url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         url = back
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _calendar_after(request: StaffRequest, appointment: Appointment) -> str:
+    """Back to the calendar as the user had it (day or week, chosen clinicians), on the
+    appointment's day in its clinic. The page is the one HTMX reports it was on, or the
+    `back` field of a form shown as a page of its own."""
+    came_from = request.headers.get("HX-Current-URL") or request.POST.get("back", "")
+    parts = urlsplit(came_from)
+    query = parse_qs(parts.query) if parts.path == reverse("appointments:calendar") else {}
+    view = query.get("view", ["day"])[0]
+    chosen = [c for c in query.get("clinician", []) if c.isdigit()]
+    if chosen and str(appointment.clinician_id) not in chosen:
+        chosen.append(str(appointment.clinician_id))  # keep the appointment in sight
+    return calendar_url(
+        appointment.clinic,
+        appointment.local_start.date(),
+        view if view in VIEWS else "day",
+        **({"clinician": chosen} if chosen else {}),
+    )
 
 
 def _form_error(form: Form, error: DomainError) -> None:
