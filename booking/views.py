@@ -80,18 +80,22 @@ def directory(request: HttpRequest) -> HttpResponse:
         clinicians = clinicians.filter(disciplines=int(discipline))
     if clinic.isdigit():
         clinicians = clinicians.filter(clinics=int(clinic))
-    first_type = _bookable_types().first()
+    # The next times depend on how long the visit is: the patient chooses the service first
+    # (it was silently the shortest type), unless only one is offered.
+    types = list(_bookable_types())
+    chosen = request.GET.get("type", "")
+    service = next((t for t in types if str(t.pk) == chosen), types[0] if len(types) == 1 else None)
     today = timezone.localdate()
     listing = []
     for clinician in clinicians.distinct()[:30]:
         slots = (
             clinician_availability(
                 clinician=clinician,
-                appointment_type=first_type,
+                appointment_type=service,
                 start_date=today,
                 end_date=today + timedelta(days=DAYS_AHEAD),
             )[:NEXT_TIMES]
-            if first_type
+            if service
             else []
         )
         listing.append((clinician, slots))
@@ -104,7 +108,8 @@ def directory(request: HttpRequest) -> HttpResponse:
         "clinics": Clinic.objects.filter(
             is_active=True, clinicians__listed_publicly=True
         ).distinct(),
-        "first_type": first_type,
+        "types": types,
+        "service": service,
         "zones": zone_notes(places=((s.clinic, s.start) for _, slots in listing for s in slots)),
     }
     return render(request, "booking/directory.html", context)
