@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 
 from notes.models import ClinicalNote
@@ -9,6 +11,12 @@ class NoteForm(forms.Form):
     )
     title = forms.CharField(max_length=200, required=False)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 12}), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("title", "").strip() and not data.get("body", "").strip():
+            raise forms.ValidationError("Write something first: an empty note is not saved.")
+        return data
 
 
 class NoteEditForm(forms.Form):

@@ -1,12 +1,19 @@
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from appointments.models import Appointment
 from patients.models import Patient
+
+
+def _day(moment: datetime | None) -> str:
+    # Notes belong to no clinic: their day is the practice's (TIME_ZONE).
+    return f"{timezone.localtime(moment):%-d %b %Y}" if moment else "today"
 
 
 class ClinicalNote(models.Model):
@@ -80,6 +87,15 @@ class ClinicalNote(models.Model):
         note = super().from_db(db, field_names, values, **kwargs)
         note._signed_in_db = note.status == cls.Status.SIGNED
         return note
+
+    @property
+    def name(self) -> str:
+        """How people refer to a note: its kind and the day it was written ("SOAP note of
+        3 Mar 2027"), never its database id. An addendum names the note it corrects, so lists
+        should select `addendum_to` with the notes."""
+        if self.addendum_to_id is not None and self.addendum_to is not None:
+            return f"Addendum to the {self.addendum_to.name}"
+        return f"{self.get_kind_display()} of {_day(self.created_at)}"
 
     def compute_sha256(self) -> str:
         """Digest of what was signed: who, when, for whom, and the exact text."""

@@ -15,3 +15,12 @@ def note_list(*, user: User) -> QuerySet[ClinicalNote]:
 def user_can_read_note_body(user: User) -> bool:
     # Reception books and bills; it never needs what a clinician wrote.
     return user.has_perm("notes.view_note_body")
+
+
+def note_addenda(*, user: User, note: ClinicalNote) -> list[ClinicalNote]:
+    """The corrections to a signed note that this user may see, in the order they joined the
+    record: signed ones by signing time, then the user's own unsigned drafts."""
+    addenda = note_list(user=user).filter(addendum_to=note).select_related("signed_by")
+    signed = addenda.filter(status=ClinicalNote.Status.SIGNED).order_by("signed_at", "id")
+    drafts = addenda.filter(status=ClinicalNote.Status.DRAFT).order_by("created_at", "id")
+    return [*signed, *drafts]

@@ -13,7 +13,7 @@ from nexus.errors import DomainError
 from nexus.http import StaffRequest
 from notes.forms import AddendumForm, NoteEditForm, NoteForm
 from notes.models import ClinicalNote
-from notes.selectors import note_list
+from notes.selectors import note_addenda, note_list
 from notes.services import note_add_addendum, note_create, note_sign, note_update
 from patients.selectors import patient_list
 
@@ -41,10 +41,11 @@ def note_new(request: StaffRequest, patient_id: int) -> HttpResponse:
 @permission_required("notes.view_note_body", raise_exception=True)
 def note_edit(request: StaffRequest, pk: int) -> HttpResponse:
     """A draft: edit and save, or sign. A signed note: read it, add an addendum."""
-    note = get_object_or_404(note_list(user=request.user).select_related("patient"), pk=pk)
+    note = get_object_or_404(
+        note_list(user=request.user).select_related("patient", "addendum_to"), pk=pk
+    )
     if note.status == ClinicalNote.Status.SIGNED:
-        audit_read(request=request, records=[note], view="note")
-        return render(request, "notes/signed.html", {"note": note, "form": AddendumForm()})
+        return _signed(request, note, AddendumForm())
     form = NoteEditForm(request.POST or None, initial={"title": note.title, "body": note.body})
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,4 +83,11 @@ def note_addendum(request: StaffRequest, pk: int) -> HttpResponse:
             audit_change(request=request, record=addendum, view="note_addendum", created=True)
             messages.success(request, "Addendum saved as a draft; sign it to add it to the record.")
             return redirect("notes:edit", addendum.pk)
-    return render(request, "notes/signed.html", {"note": note, "form": form})
+    return _signed(request, note, form)
+
+
+def _signed(request: StaffRequest, note: ClinicalNote, form: AddendumForm) -> HttpResponse:
+    """A signed note read in full: its text, then its addenda inline, in order."""
+    addenda = note_addenda(user=request.user, note=note)
+    audit_read(request=request, records=[note, *addenda], view="note")
+    return render(request, "notes/signed.html", {"note": note, "addenda": addenda, "form": form})

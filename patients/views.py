@@ -123,7 +123,9 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
     audit_read(request=request, records=[patient], view="chart")
     now = timezone.now()
     appointments = appointment_list(user=user).filter(patient=patient)
-    notes = list(note_list(user=user).filter(patient=patient)[:CHART_NOTES])
+    notes = list(
+        note_list(user=user).select_related("addendum_to").filter(patient=patient)[:CHART_NOTES]
+    )
     audit_read(request=request, records=notes, view="chart_notes")
     context = {
         "notes": notes,
