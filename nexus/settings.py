@@ -106,7 +106,7 @@ TEMPLATES = [
                 "nexus.context_processors.sign_in",
             ],
             # Zone-safe `date`/`time` filters for every template (nexus/templatetags/zones.py).
-            "builtins": ["nexus.templatetags.zones"],
+            "builtins": ["nexus.templatetags.zones", "nexus.templatetags.phones"],
         },
     },
 ]

@@ -1,11 +1,21 @@
+from typing import Any
+
 from django import forms
 
+from nexus.templatetags.phones import phone_national
 from patients.models import Patient
 
 
 class PatientForm(forms.ModelForm):
     """Registration and edits at the front desk; the model's validators give the errors
     (Medicare check digit, phone numbers, NDIS format, date of birth)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Stored in E.164; edited the way it is written here ("0412 345 678").
+        for name in ("phone", "emergency_contact_phone"):
+            if value := getattr(self.instance, name, None):
+                self.initial[name] = phone_national(value)
 
     class Meta:
         model = Patient
