@@ -26,6 +26,7 @@ def appointment_list(*, user: User) -> AppointmentQuerySet:
         *(f.name for f in Appointment._meta.concrete_fields if not f.is_relation),
         "patient__given_name",
         "patient__family_name",
+        "patient__alerts",  # on the calendar block and the panel
         "clinician__title",
         "clinician__given_name",
         "clinician__family_name",

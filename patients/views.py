@@ -47,6 +47,7 @@ _LISTED = (
     "date_of_birth",
     "phone",
     "medicare_number",
+    "alerts",  # shown when choosing a patient to book
 )
 
 
