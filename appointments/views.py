@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.forms import Form
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,19 +33,21 @@ from appointments.services import (
 from audit.models import AuditEvent
 from audit.services import Target, audit_change, audit_read, audit_record
 from clinicians.models import Clinic, Clinician
+from clinicians.selectors import clinic_remembered
 from nexus.dates import parse_aware_datetime, parse_date
-from nexus.errors import DomainError
+from nexus.errors import DomainError, OutsideWorkingHours
 from nexus.http import StaffRequest
+from patients.models import Patient
+from patients.selectors import patient_list
 
 VIEWS = {"day": 1, "week": 7}
 
 
 def _clinic(request: StaffRequest) -> Clinic:
-    clinics = Clinic.objects.filter(is_active=True).order_by("name")
-    chosen = request.GET.get("clinic", "")
-    return (clinics.filter(pk=chosen).first() if chosen.isdigit() else None) or get_object_or_404(
-        clinics[:1]
-    )
+    clinic = clinic_remembered(session=request.session, chosen=request.GET.get("clinic", ""))
+    if clinic is None:
+        raise Http404("No clinic is open.")
+    return clinic
 
 
 def calendar_url(clinic: Clinic, day: date, view: str = "day", **extra: Any) -> str:
@@ -69,6 +71,8 @@ def calendar(request: StaffRequest) -> HttpResponse:
         # A week of every clinician is too wide to read: start with one (the user's own).
         chosen = _default_clinician(request, clinic)
     show_cancelled = request.GET.get("cancelled") == "1"
+    # "Book" on a chart: the patient rides along into every free time's booking panel.
+    for_patient = _patient_from(request, request.GET.get("patient", ""))
     page = calendar_page(
         user=request.user,
         clinic=clinic,
@@ -83,6 +87,8 @@ def calendar(request: StaffRequest) -> HttpResponse:
     extra: dict[str, Any] = {"clinician": chosen or "all"}
     if show_cancelled:
         extra["cancelled"] = "1"
+    if for_patient:
+        extra["patient"] = for_patient.pk
     context = {
         "page": page,
         "view": view,
@@ -92,6 +98,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
         "next_url": calendar_url(clinic, day + step, view, **extra),
         "day_url": calendar_url(clinic, day, "day", **extra),
         "week_url": calendar_url(clinic, day, "week", **extra),
+        "for_patient": for_patient,
         "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
         "chosen": chosen,
         "column_count": len(page.columns),
@@ -155,7 +162,15 @@ def _calendar_after(request: StaffRequest, appointment: Appointment) -> str:
 
 def _form_error(form: Form, error: DomainError) -> None:
     field = error.field if error.field in form.fields else None
-    form.add_error(field, error.detail)
+    detail = error.detail
+    if isinstance(error, OutsideWorkingHours) and "override_working_hours" in form.fields:
+        # The API's wording names a parameter; staff see the tick box's own words.
+        label = form.fields["override_working_hours"].label
+        detail = (
+            "This time is outside the clinician's working hours at this clinic or during "
+            f"time off. Tick “{label}” if you are sure."
+        )
+    form.add_error(field, detail)
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,10 +178,13 @@ def _form_error(form: Form, error: DomainError) -> None:
 @permission_required("appointments.add_appointment", raise_exception=True)
 def book(request: StaffRequest) -> HttpResponse:
     """Book a patient into a free time: the slot comes from the calendar."""
+    chosen_patient = None
     if request.method == "POST":
         form = BookingForm(request.POST)
     else:
         initial: dict[str, Any] = {"clinician": request.GET.get("clinician")}
+        if chosen_patient := _patient_from(request, request.GET.get("patient", "")):
+            initial["patient"] = chosen_patient.pk
         clinic = _clinic(request)
         initial["clinic"] = clinic.pk
         if start := parse_aware_datetime(request.GET.get("start", "")):
@@ -204,8 +222,18 @@ def book(request: StaffRequest) -> HttpResponse:
                     f"on {when:%a %-d %b at %-I:%M %p}.",
                 )
     # Keep the chosen patient on show when the form comes back with an error.
-    patient = form.cleaned_data.get("patient") if form.is_bound else None
+    patient = form.cleaned_data.get("patient") if form.is_bound else chosen_patient
     return _panel(request, "appointments/book.html", {"form": form, "patient": patient})
+
+
+def _patient_from(request: StaffRequest, pk: str) -> Patient | None:
+    """A patient named in the query (booking from the chart), if this user may see them."""
+    if not pk.isdigit():
+        return None
+    patient = patient_list(user=request.user).filter(pk=pk, archived=False).first()
+    if patient is not None:
+        audit_read(request=request, records=[patient], view="calendar_book_for")
+    return patient
 
 
 def _appointment(request: StaffRequest, pk: int) -> Appointment:

@@ -11,6 +11,7 @@ from appointments.selectors import appointment_list
 from appointments.services import appointment_next_statuses
 from audit.services import audit_read
 from clinicians.models import Clinic, Clinician
+from clinicians.selectors import clinic_remembered
 from nexus.http import StaffRequest
 from notes.models import ClinicalNote
 
@@ -25,11 +26,9 @@ def home(request: StaffRequest) -> HttpResponse:
     clinic's), who has arrived, and the signed-in clinician's unsigned notes."""
     user = request.user
     context: dict[str, object] = {}
-    clinic = Clinic.objects.filter(is_active=True).order_by("name").first()
+    # An unknown or closed clinic falls back to the one chosen earlier, then the first one.
+    clinic = clinic_remembered(session=request.session, chosen=request.GET.get("clinic", ""))
     if clinic is not None and user.has_perm("appointments.view_appointment"):
-        chosen = request.GET.get("clinic", "")
-        if chosen.isdigit():  # an unknown or closed clinic falls back to the first one
-            clinic = Clinic.objects.filter(pk=chosen, is_active=True).first() or clinic
         today = timezone.localdate(timezone=clinic.tz)
         start = datetime.combine(today, time.min, tzinfo=clinic.tz)
         appointments = appointment_list(user=user).filter(

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from appointments.models import Appointment
 from appointments.selectors import appointment_list
 from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
@@ -132,8 +133,16 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
         "notes": notes,
         "can_read_notes": user_can_read_note_body(user),
         "patient": patient,
+        # A cancelled visit is not coming up: it is listed apart, so nobody expects it.
         "upcoming": list(
-            appointments.filter(start__gte=now).order_by("start")[:CHART_APPOINTMENTS]
+            appointments.filter(start__gte=now)
+            .exclude(status=Appointment.Status.CANCELLED)
+            .order_by("start")[:CHART_APPOINTMENTS]
+        ),
+        "cancelled": list(
+            appointments.filter(start__gte=now, status=Appointment.Status.CANCELLED).order_by(
+                "start"
+            )[:CHART_APPOINTMENTS]
         ),
         "past": list(appointments.filter(start__lt=now).order_by("-start")[:CHART_APPOINTMENTS]),
         **documents_context(request, patient),
