@@ -27,18 +27,21 @@ CHART_NOTES = 20
 SEARCH_RESULTS = 25
 
 
-def _search(request: StaffRequest) -> tuple[str, list[Patient]]:
-    """Patients matching ?q=, audited: one event per patient shown, never the search text."""
+def _search(request: StaffRequest) -> tuple[str, list[Patient], bool]:
+    """Patients matching ?q=, audited: one event per patient shown, never the search text.
+    The third value says more matched than are shown (the page asks to refine)."""
     user = request.user
     term = request.GET.get("q", "").strip()[:100]
     found: list[Patient] = []
     if term:
         matches = patient_search(patient_list(user=user, include_archived=False), term)
-        found = list(matches.only(*_LISTED)[:SEARCH_RESULTS])
+        found = list(matches.only(*_LISTED)[: SEARCH_RESULTS + 1])
+    more = len(found) > SEARCH_RESULTS
+    found = found[:SEARCH_RESULTS]
     audit_read(
         request=request, records=found, view="patient_search", action=AuditEvent.Action.SEARCH
     )
-    return term, found
+    return term, found, more
 
 
 _LISTED = (
@@ -59,9 +62,13 @@ def patient_index(request: StaffRequest) -> HttpResponse:
     """Find a patient as you type: name, phone or Medicare number."""
     if refused := search_limited(request):
         return refused
-    term, found = _search(request)
-    template = "patients/_results.html" if request.htmx else "patients/index.html"
-    return render(request, template, {"term": term, "patients": found})
+    term, found, more = _search(request)
+    # The search is in the address (?q=), so Back comes back to it: htmx asks for the whole
+    # page when it restores history.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "patients/_results.html" if partial else "patients/index.html"
+    context = {"term": term, "patients": found, "more": more, "limit": SEARCH_RESULTS}
+    return render(request, template, context)
 
 
 @require_GET
@@ -71,8 +78,9 @@ def patient_pick(request: StaffRequest) -> HttpResponse:
     """Search results to choose from inside another form (booking)."""
     if refused := search_limited(request):
         return refused
-    term, found = _search(request)
-    return render(request, "patients/_pick.html", {"term": term, "patients": found})
+    term, found, more = _search(request)
+    context = {"term": term, "patients": found, "more": more, "limit": SEARCH_RESULTS}
+    return render(request, "patients/_pick.html", context)
 
 
 @require_http_methods(["GET", "POST"])
