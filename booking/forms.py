@@ -7,8 +7,17 @@ from appointments.online import OnlineDetails
 
 
 class PatientDetailsForm(forms.Form):
-    given_name = forms.CharField(label="First name", max_length=80)
-    family_name = forms.CharField(label="Last name", max_length=80)
+    # autocomplete/inputmode: the phone's keyboard and the browser's saved details fill these.
+    given_name = forms.CharField(
+        label="First name",
+        max_length=80,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    family_name = forms.CharField(
+        label="Last name",
+        max_length=80,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
     # A plain text field (dd/mm/yyyy), not a date picker: people type a birthday faster
     # than they scroll to 1950, and it behaves the same for keyboards and screen readers.
     date_of_birth = forms.DateField(
@@ -19,11 +28,18 @@ class PatientDetailsForm(forms.Form):
         ),
     )
     phone = PhoneNumberField(
-        label="Mobile", region="AU", widget=forms.TextInput(attrs={"autocomplete": "tel"})
+        label="Mobile",
+        region="AU",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    email = forms.EmailField(
+        required=False, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     # The patient record's limit (254), not the form default (320): a longer address used
     # to fail only when a new record was made, which told existing patients apart.
-    email = forms.EmailField(required=False, max_length=254)
+    email = forms.EmailField(
+        required=False, max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     notes = forms.CharField(
         label="Anything the clinic should know?",
         required=False,

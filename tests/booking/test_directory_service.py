@@ -63,3 +63,21 @@ def test_the_chosen_service_gives_times_it_fits_and_each_names_its_clinic(
     # One hour-long consult a day fits in 09:00-10:00, so each time is 9:00 AM.
     times = re.findall(r"(\d+:\d\d [AP]M) <span class=\"slot-clinic\">· ([^<]+)</span>", page)
     assert times and all(t == ("9:00 AM", clinic.name) for t in times)
+
+
+def test_the_details_form_tells_browsers_and_phones_what_each_field_is(client: Client):
+    from booking.forms import PatientDetailsForm
+
+    html = str(PatientDetailsForm())
+
+    for attribute in (
+        'autocomplete="given-name"',
+        'autocomplete="family-name"',
+        'autocomplete="bday"',
+        'inputmode="numeric"',
+        'autocomplete="tel"',
+        'inputmode="tel"',
+        'autocomplete="email"',
+        'type="email"',
+    ):
+        assert attribute in html, attribute
