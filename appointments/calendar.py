@@ -33,6 +33,7 @@ class Placed:
 @dataclass
 class PlacedAppointment(Placed):
     appointment: Appointment
+    during_time_off: bool = False  # booked before the time off was added: needs moving
 
 
 @dataclass
@@ -150,6 +151,10 @@ def calendar_page(
                     if off.start < day_end and off.end > origin.replace(hour=0):
                         column.time_off.append(place(max(off.start, origin), min(off.end, day_end)))
                         busy.append((off.start, off.end))
+                        for placed in column.appointments:
+                            a = placed.appointment
+                            if a.is_active and a.start < off.end and a.end > off.start:
+                                placed.during_time_off = True
             for block in clinician.hours_here:
                 if block.weekday != day.weekday():
                     continue

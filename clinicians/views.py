@@ -14,8 +14,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appointments.models import Appointment
+from audit.services import audit_read
 from clinicians.forms import ClinicianForm, TimeOffForm, WorkingHoursFormSet
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+
+CLASHES_NAMED = 10  # the time-off warning names this many appointments, then "and more"
 
 
 @require_GET
@@ -94,11 +97,20 @@ def time_off_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if leave.clinic_id:
         clashes = clashes.filter(clinic_id=leave.clinic_id)
-    if count := clashes.count():
+    clashing = list(
+        clashes.select_related("patient", "clinic").order_by("start")[: CLASHES_NAMED + 1]
+    )
+    if clashing:
+        named = clashing[:CLASHES_NAMED]
+        audit_read(request=request, records=named, view="time_off_clashes")  # names shown
+        listed = "; ".join(
+            f"{a.local_start:%a %-d %b %-I:%M %p} {a.patient.full_name}" for a in named
+        )
+        more = " and more" if len(clashing) > CLASHES_NAMED else ""
         messages.warning(
             request,
-            f"Time off added, but {count} booked appointment{'s' if count > 1 else ''} "
-            "fall in it. Move or cancel them from the calendar.",
+            f"Time off added, but these booked appointments fall in it: {listed}{more}. "
+            "They are marked on the calendar; move or cancel them there.",
         )
     else:
         messages.success(request, "Time off added.")
