@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 
 from notes.models import ClinicalNote
+from notes.outlines import is_untouched
 
 
 class NoteForm(forms.Form):
@@ -14,7 +15,8 @@ class NoteForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("title", "").strip() and not data.get("body", "").strip():
+        untouched = is_untouched(data.get("kind", ""), data.get("body", ""))
+        if not data.get("title", "").strip() and untouched:
             raise forms.ValidationError("Write something first: an empty note is not saved.")
         return data
 

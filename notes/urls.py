@@ -7,4 +7,5 @@ urlpatterns = [
     path("new/<int:patient_id>/", views.note_new, name="new"),
     path("<int:pk>/", views.note_edit, name="edit"),
     path("<int:pk>/addendum/", views.note_addendum, name="addendum"),
+    path("<int:pk>/autosave/", views.note_autosave, name="autosave"),
 ]

@@ -3,9 +3,10 @@ and corrected only by addenda. Reception sees that notes exist, never their text
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.services import audit_change, audit_read
@@ -13,6 +14,7 @@ from nexus.errors import DomainError
 from nexus.http import StaffRequest
 from notes.forms import AddendumForm, NoteEditForm, NoteForm
 from notes.models import ClinicalNote
+from notes.outlines import OUTLINES, outline_for
 from notes.selectors import note_addenda, note_list
 from notes.services import note_add_addendum, note_create, note_sign, note_update
 from patients.selectors import patient_list
@@ -27,13 +29,15 @@ def _chart(note: ClinicalNote) -> HttpResponse:
 @permission_required(["notes.add_clinicalnote", "notes.view_note_body"], raise_exception=True)
 def note_new(request: StaffRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(patient_list(user=request.user), pk=patient_id)
-    form = NoteForm(request.POST or None)
+    kind = request.GET.get("kind", ClinicalNote.Kind.PROGRESS)
+    form = NoteForm(request.POST or None, initial={"kind": kind, "body": outline_for(kind)})
     if request.method == "POST" and form.is_valid():
         note = note_create(patient=patient, author=request.user, **form.cleaned_data)
         audit_change(request=request, record=note, view="note_new", created=True)
         messages.success(request, "Draft saved. Only you can see it until you sign it.")
         return redirect("notes:edit", note.pk)
-    return render(request, "notes/new.html", {"form": form, "patient": patient})
+    context = {"form": form, "patient": patient, "outlines": OUTLINES}
+    return render(request, "notes/new.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,3 +95,22 @@ def _signed(request: StaffRequest, note: ClinicalNote, form: AddendumForm) -> Ht
     addenda = note_addenda(user=request.user, note=note)
     audit_read(request=request, records=[note, *addenda], view="note")
     return render(request, "notes/signed.html", {"note": note, "addenda": addenda, "form": form})
+
+
+@require_POST
+@login_required
+@permission_required("notes.view_note_body", raise_exception=True)
+def note_autosave(request: StaffRequest, pk: int) -> JsonResponse:
+    """The draft page saves as the clinician types (static/js/notes.js); the author only."""
+    note = get_object_or_404(note_list(user=request.user), pk=pk)
+    form = NoteEditForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse(
+            {"detail": "The draft could not be read.", "code": "invalid"}, status=400
+        )
+    try:
+        note = note_update(note=note, by=request.user, **form.cleaned_data)
+    except DomainError as error:
+        return JsonResponse({"detail": error.detail, "code": error.code}, status=error.status_code)
+    audit_change(request=request, record=note, view="note_autosave")
+    return JsonResponse({"saved_at": timezone.localtime(note.updated_at).strftime("%-I:%M %p")})

@@ -88,3 +88,54 @@ def test_an_empty_new_note_is_not_saved(author):
     assert response.status_code == 200
     assert "an empty note is not saved" in response.content.decode()
     assert not ClinicalNote.objects.exists()
+
+
+def test_a_new_soap_note_starts_with_its_sections(author):
+    patient = PatientFactory()
+
+    page = signed_in(author).get(f"/notes/new/{patient.pk}/", {"kind": "soap"}).content.decode()
+
+    assert "Subjective:\n\nObjective:\n\nAssessment:\n\nPlan:" in page
+    assert 'id="note-outlines"' in page and "Presenting complaint:" in page  # for switching
+    assert "data-unsaved-warning" in page and "js/notes.js" in page
+
+
+def test_an_untouched_outline_is_not_saved_as_a_note(author):
+    patient = PatientFactory()
+
+    response = signed_in(author).post(
+        f"/notes/new/{patient.pk}/",
+        {
+            "kind": "soap",
+            "title": "",
+            "body": "Subjective:\n\nObjective:\n\nAssessment:\n\nPlan:\n",
+        },
+    )
+
+    assert "an empty note is not saved" in response.content.decode()
+    assert not ClinicalNote.objects.exists()
+
+
+def test_a_draft_autosaves_for_its_author_only_and_audits_it(author):
+    draft = ClinicalNoteFactory(author=author, patient=PatientFactory(), body="")
+    colleague = signed_in(UserFactory(role="clinician"))
+
+    saved = signed_in(author).post(
+        f"/notes/{draft.pk}/autosave/", {"title": "Knee", "body": "Swelling reduced."}
+    )
+    refused = colleague.post(f"/notes/{draft.pk}/autosave/", {"title": "", "body": "mine"})
+
+    draft.refresh_from_db()
+    assert saved.status_code == 200 and "saved_at" in saved.json()
+    assert (draft.title, draft.body) == ("Knee", "Swelling reduced.")
+    assert refused.status_code == 404  # another author's draft does not exist for them
+    from audit.models import AuditEvent
+
+    assert AuditEvent.objects.filter(detail__view="note_autosave", patient=draft.patient).exists()
+
+
+def test_a_signed_note_cannot_be_autosaved(author, signed_note):
+    response = signed_in(author).post(f"/notes/{signed_note.pk}/autosave/", {"body": "changed"})
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "note_signed"
