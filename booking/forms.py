@@ -32,9 +32,6 @@ class PatientDetailsForm(forms.Form):
         region="AU",
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
-    email = forms.EmailField(
-        required=False, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
     # The patient record's limit (254), not the form default (320): a longer address used
     # to fail only when a new record was made, which told existing patients apart.
     email = forms.EmailField(
