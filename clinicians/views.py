@@ -106,10 +106,12 @@ def time_off_add(request: HttpRequest, pk: int) -> HttpResponse:
         listed = "; ".join(
             f"{a.local_start:%a %-d %b %-I:%M %p} {a.patient.full_name}" for a in named
         )
+        count = clashes.count() if len(clashing) > CLASHES_NAMED else len(clashing)
         more = " and more" if len(clashing) > CLASHES_NAMED else ""
         messages.warning(
             request,
-            f"Time off added, but these booked appointments fall in it: {listed}{more}. "
+            f"Time off added, but {count} booked appointment{'s' if count > 1 else ''} "
+            f"fall in it: {listed}{more}. "
             "They are marked on the calendar; move or cancel them there.",
         )
     else:

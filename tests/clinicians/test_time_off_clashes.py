@@ -37,7 +37,7 @@ def test_the_warning_names_each_booked_appointment_in_the_time_off(practice, boo
     )
 
     page = response.content.decode()
-    assert "these booked appointments fall in it: Mon 1 Mar 10:00 AM Ada Lovelace." in page
+    assert "1 booked appointment fall in it: Mon 1 Mar 10:00 AM Ada Lovelace." in page
 
 
 def test_the_calendar_marks_an_appointment_caught_in_time_off(practice, booked):
