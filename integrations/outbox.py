@@ -187,6 +187,16 @@ def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
 
 
 def _send(message: Message) -> str:
+    # Consent is read again at the moment of sending: a STOP that arrived after the row was
+    # queued still stops it.
+    if (
+        message.channel == Message.Channel.SMS
+        and message.patient_id is not None
+        and not Patient.objects.filter(pk=message.patient_id, sms_consent=True).exists()
+    ):
+        return _record_failure(
+            message, TransportError("The patient has withdrawn SMS consent.", permanent=True)
+        )
     try:
         provider_ref = transport_for(message.channel).send(message)
     except TransportError as error:

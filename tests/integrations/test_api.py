@@ -36,6 +36,14 @@ def test_staff_send_an_sms_and_get_202_with_the_message(
     # Readable at the audit API as a disclosure of this patient.
     events = AuditEvent.objects.filter(patient=consenting, action="disclose")
     assert events.count() == 1
+    from tests.factories import UserFactory
+
+    auditor = APIClient()
+    auditor.force_authenticate(UserFactory(role="practice_admin"))
+    listed = auditor.get(
+        "/api/v1/audit-events/", {"patient": consenting.pk, "action": "disclose"}
+    ).json()["results"]
+    assert [(e["object_id"], e["action"]) for e in listed] == [(str(data["id"]), "disclose")]
 
 
 @pytest.mark.parametrize(

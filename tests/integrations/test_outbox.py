@@ -230,3 +230,15 @@ def test_without_an_account_the_console_records_the_send(
 
     message.refresh_from_db()
     assert (message.status, message.provider_ref) == ("sent", f"console-{message.pk}")
+
+
+def test_consent_withdrawn_after_queueing_stops_the_send(consenting, fake_sms):
+    message = sms_send(patient=consenting, body="Hello")
+    consenting.sms_consent = False
+    consenting.save()
+
+    assert outbox_deliver(message_id=message.pk) == "failed"
+
+    message.refresh_from_db()
+    assert "withdrawn SMS consent" in message.last_error
+    assert fake_sms.sent == []

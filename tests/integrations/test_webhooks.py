@@ -230,3 +230,37 @@ def test_the_appointment_cancelled_by_reply_frees_its_slot(reminded):
     assert not Appointment.objects.filter(
         pk=appointment.pk, status__in=Appointment.ACTIVE_STATUSES
     ).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fake_provider_calls_back_receipts_and_replies(live_server, fake_sms, settings):
+    from integrations.services import sms_send
+
+    settings.NEXUS_SMS_WEBHOOK_SECRET = SECRET
+    patient = PatientFactory(phone="+61412345678", sms_consent=True)
+    appointment = AppointmentFactory(patient=patient, start=timezone.now() + timedelta(days=1))
+    message = sms_send(patient=patient, body="Reminder", kind="reminder", appointment=appointment)
+    # transaction=True: committed, so the after-commit send has run.
+    message.refresh_from_db()
+    assert message.status == "sent"
+    sent = fake_sms.sent[0]
+
+    answer = fake_sms.call_status(
+        live_server.url + STATUS,
+        ref=sent["ref"],
+        status="Delivered",
+        to=sent["to"],
+        smsref=sent["smsref"],
+    )
+    assert answer == "OK"
+    message.refresh_from_db()
+    assert message.status == "delivered"
+
+    assert (
+        fake_sms.call_inbound(
+            live_server.url + INBOUND, sender=sent["to"], message="Yes", ref=sent["ref"]
+        )
+        == "OK"
+    )
+    appointment.refresh_from_db()
+    assert appointment.status == "confirmed"
