@@ -1,7 +1,9 @@
+from dataclasses import dataclass
+from typing import IO, Any
+
 from django.conf import settings
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpResponseRedirect
-from django.http.response import HttpResponseBase
+from django.http import Http404
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
@@ -33,24 +35,60 @@ def document_list(*, user: User) -> QuerySet[Document]:
     return Document.objects.filter(deleted_at__isnull=True, patient__in=patients)
 
 
-def download_response(document: Document) -> HttpResponseBase:
-    """Send the bytes as an attachment under the sanitised name: a short-lived presigned
-    redirect on S3, or streamed from local disk in development."""
+def document_presigned_url(*, document: Document) -> str | None:
+    """A short-lived link to the bytes on S3, sent as an attachment under the sanitised
+    name; None where files are on local disk (development), which must stream them."""
     storage = document.file.storage
+    if not isinstance(storage, S3Storage):
+        return None
     disposition = content_disposition_header(as_attachment=True, filename=document.original_name)
-    if isinstance(storage, S3Storage):
-        url = storage.url(
-            document.key,
-            parameters={
-                "ResponseContentDisposition": disposition,
-                "ResponseContentType": document.content_type,
-            },
-            expire=min(settings.NEXUS_DOCUMENT_URL_SECONDS, MAX_URL_SECONDS),
-        )
-        return HttpResponseRedirect(url)
-    return FileResponse(
-        storage.open(document.key, "rb"),
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
+    return storage.url(
+        document.key,
+        parameters={
+            "ResponseContentDisposition": disposition,
+            "ResponseContentType": document.content_type,
+        },
+        expire=min(settings.NEXUS_DOCUMENT_URL_SECONDS, MAX_URL_SECONDS),
+    )
+
+
+def document_open(*, document: Document) -> IO[bytes]:
+    """The stored bytes, for streaming from local disk."""
+    return document.file.storage.open(document.key, "rb")
+
+
+PANEL_SIZE = 50
+
+
+@dataclass(frozen=True)
+class DocumentPanel:
+    """What the chart's documents panel shows: the newest documents (of one category when
+    one is chosen) and whether this user may add more."""
+
+    documents: list[Document]
+    category: str
+    can_upload: bool
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents,
+            "document_categories": Document.Category.choices,
+            "document_category": self.category,
+            "can_upload": self.can_upload,
+            "max_upload_mb": settings.NEXUS_DOCUMENT_MAX_MB,
+        }
+
+
+def document_panel(*, user: User, patient: Patient, category: str) -> DocumentPanel | None:
+    """The documents panel for a patient, or None when this user may not see documents.
+    An unknown category shows every category."""
+    if not user.has_perm("documents.view_document"):
+        return None
+    documents = document_list(user=user).filter(patient=patient).select_related("uploaded_by")
+    if category in Document.Category.values:
+        documents = documents.filter(category=category)
+    return DocumentPanel(
+        documents=list(documents[:PANEL_SIZE]),
+        category=category,
+        can_upload=user.has_perm("documents.add_document"),
     )

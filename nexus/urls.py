@@ -40,6 +40,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
     path("patients/", include("patients.urls")),
+    path("patients/", include("documents.urls")),  # the chart's documents panel
     path("calendar/", include("appointments.urls")),
     path("notes/", include("notes.urls")),
     path("setup/clinicians/", include("clinicians.urls")),

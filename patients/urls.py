@@ -1,6 +1,5 @@
 from django.urls import path
 
-from documents.views import documents_panel
 from patients import views
 
 app_name = "patients"
@@ -10,5 +9,4 @@ urlpatterns = [
     path("new/", views.patient_create, name="create"),
     path("<int:patient_id>/edit/", views.patient_edit, name="edit"),
     path("<int:patient_id>/", views.patient_chart, name="chart"),
-    path("<int:patient_id>/documents/", documents_panel, name="documents"),
 ]

@@ -13,7 +13,7 @@ from appointments.models import Appointment
 from appointments.selectors import appointment_list
 from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
-from documents.views import documents_context
+from documents.selectors import document_panel
 from nexus.http import StaffRequest
 from nexus.ratelimit import search_limited
 from notes.selectors import note_list, user_can_read_note_body
@@ -137,6 +137,9 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
         note_list(user=user).select_related("addendum_to").filter(patient=patient)[:CHART_NOTES]
     )
     audit_read(request=request, records=notes, view="chart_notes")
+    documents = document_panel(user=user, patient=patient, category=request.GET.get("category", ""))
+    if documents is not None:
+        audit_read(request=request, records=documents.documents, view="chart_documents")
     context = {
         "notes": notes,
         "can_read_notes": user_can_read_note_body(user),
@@ -153,6 +156,6 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
             )[:CHART_APPOINTMENTS]
         ),
         "past": list(appointments.filter(start__lt=now).order_by("-start")[:CHART_APPOINTMENTS]),
-        **documents_context(request, patient),
+        **(documents.context() if documents else {"documents": None}),
     }
     return render(request, "patients/chart.html", context)

@@ -1,3 +1,4 @@
+from django.urls import reverse
 from rest_framework import serializers
 
 from documents.models import Document
@@ -26,7 +27,7 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
         read_only_fields = fields
 
     def get_download_url(self, document: Document) -> str:
-        return f"/api/v1/documents/{document.pk}/download/"
+        return reverse("document-download", args=[document.pk])
 
 
 class DocumentUploadSerializer(serializers.Serializer[Document]):

@@ -1,6 +1,7 @@
 from typing import Any, NoReturn
 
 from django.db.models import QuerySet
+from django.http import FileResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,7 +16,12 @@ from audit.models import AuditEvent
 from documents.api.parsers import DocumentUploadParser
 from documents.api.serializers import DocumentSerializer, DocumentUploadSerializer
 from documents.models import Document
-from documents.selectors import document_list, document_patient, download_response
+from documents.selectors import (
+    document_list,
+    document_open,
+    document_patient,
+    document_presigned_url,
+)
 from documents.services import document_delete, document_upload
 from nexus.api.permissions import request_user
 from nexus.api.throttling import UploadRateThrottle
@@ -116,7 +122,18 @@ class DocumentViewSet(
     )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> HttpResponseBase:
-        return download_response(self.get_object())
+        # The bytes as an attachment under the sanitised name: a short-lived presigned
+        # redirect on S3, or streamed from local disk in development.
+        document = self.get_object()
+        url = document_presigned_url(document=document)
+        if url is not None:
+            return HttpResponseRedirect(url)
+        return FileResponse(
+            document_open(document=document),
+            as_attachment=True,
+            filename=document.original_name,
+            content_type=document.content_type,
+        )
 
     def perform_destroy(self, instance: Document) -> None:
         document_delete(document=instance, deleted_by=request_user(self.request))
