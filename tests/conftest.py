@@ -104,6 +104,18 @@ def _empty_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _rate_limit_window_fixed(monkeypatch) -> None:
+    # The public pages' limiter counts in fixed one-minute windows (nexus.ratelimit). A test
+    # whose requests straddle a minute boundary would see its count start again and flake, so
+    # every test runs inside one window.
+    from types import SimpleNamespace
+
+    from nexus import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+
+
 def sydney(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SYDNEY)
 
