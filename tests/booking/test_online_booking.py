@@ -14,6 +14,7 @@ from django.utils import timezone
 from appointments.models import Appointment, OnlineBooking
 from audit.models import AuditEvent
 from clinicians.models import Clinic
+from integrations.models import Message
 from patients.models import Patient
 from tests.conftest import requires_postgres
 from tests.factories import (
@@ -225,3 +226,25 @@ def test_two_people_racing_for_one_time_cannot_both_have_it(listed):
 
     assert sorted(results) == [200] * 7 + [302]
     assert Appointment.objects.count() == 1
+
+
+def test_an_online_booking_with_sms_consent_sends_one_confirmation(
+    client, listed, django_capture_on_commit_callbacks
+):
+    clinician, _, _ = listed
+    url = first_slot(client, clinician)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, url, sms_consent="on").status_code == 302
+
+    appointment = Appointment.objects.get()
+    confirmation = Message.objects.get(kind=Message.Kind.CONFIRMATION)
+    assert (confirmation.appointment, confirmation.patient) == (appointment, appointment.patient)
+    assert confirmation.status == "sent"
+
+
+def test_an_online_booking_without_sms_consent_queues_no_message(client, listed):
+    clinician, _, _ = listed
+
+    assert _post(client, first_slot(client, clinician)).status_code == 302
+    assert not Message.objects.exists()
