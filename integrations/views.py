@@ -6,15 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import User
 from appointments.selectors import appointment_list
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change, audit_read
 from clinicians.models import Clinic
 from integrations.forms import MessageFilterForm, SmsForm
 from integrations.models import InboundMessage, Message
@@ -32,33 +30,26 @@ from integrations.services import (
 from integrations.smsbroadcast.client import MAX_LENGTH
 from integrations.smsbroadcast.services import inbound_mark_handled
 from nexus.errors import DomainError
+from nexus.http import StaffRequest
 from patients.models import Patient
 from patients.selectors import patient_list
 
 PAGE = 100
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
-def _audit_read(request: HttpRequest, rows: Iterable[Message | InboundMessage], view: str) -> None:
-    targets = [
-        Target(row._meta.label_lower, str(row.pk), row.patient_id)
-        for row in rows
-        if row.patient_id is not None
-    ]
-    audit_record(
-        request=request, action=AuditEvent.Action.READ, targets=targets, detail={"view": view}
+def _audit_read(request: StaffRequest, rows: Iterable[Message | InboundMessage], view: str) -> None:
+    # A reply from an unknown number belongs to no patient: nothing of a patient's was shown.
+    audit_read(
+        request=request, records=[row for row in rows if row.patient_id is not None], view=view
     )
 
 
 @require_GET
 @login_required
 @permission_required("integrations.view_message", raise_exception=True)
-def message_index(request: HttpRequest) -> HttpResponse:
+def message_index(request: StaffRequest) -> HttpResponse:
     form = MessageFilterForm(request.GET or None)
-    rows = message_outbox(user=_user(request))
+    rows = message_outbox(user=request.user)
     if form.is_valid():
         if form.cleaned_data["status"]:
             rows = rows.filter(status=form.cleaned_data["status"])
@@ -73,12 +64,12 @@ def message_index(request: HttpRequest) -> HttpResponse:
             "rows": page,
             "form": form,
             "page_size": PAGE,
-            "inbox_count": inbox_list(user=_user(request)).count(),
+            "inbox_count": inbox_list(user=request.user).count(),
         },
     )
 
 
-def _back(request: HttpRequest) -> HttpResponse:
+def _back(request: StaffRequest) -> HttpResponse:
     # Back to the list the button was pressed on, filters kept; never to another site.
     target = request.POST.get("next", "")
     if not target.startswith("/") or target.startswith("//"):
@@ -89,19 +80,14 @@ def _back(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("integrations.change_message", raise_exception=True)
-def message_retry_view(request: HttpRequest, message_id: int) -> HttpResponse:
-    message = get_object_or_404(message_list(user=_user(request)), pk=message_id)
+def message_retry_view(request: StaffRequest, message_id: int) -> HttpResponse:
+    message = get_object_or_404(message_list(user=request.user), pk=message_id)
     try:
-        message_retry(message=message, user=_user(request))
+        message_retry(message=message, user=request.user)
     except DomainError as error:
         messages.error(request, error.detail)
     else:
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.UPDATE,
-            targets=[Target.of(message, "patient_id")],
-            detail={"view": "message_retry"},
-        )
+        audit_change(request=request, record=message, view="message_retry")
         messages.success(request, f"Message {message.pk} queued to send again.")
     return _back(request)
 
@@ -109,19 +95,14 @@ def message_retry_view(request: HttpRequest, message_id: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("integrations.change_message", raise_exception=True)
-def message_handled_view(request: HttpRequest, message_id: int) -> HttpResponse:
-    message = get_object_or_404(message_list(user=_user(request)), pk=message_id)
+def message_handled_view(request: StaffRequest, message_id: int) -> HttpResponse:
+    message = get_object_or_404(message_list(user=request.user), pk=message_id)
     try:
-        message_mark_handled(message=message, user=_user(request))
+        message_mark_handled(message=message, user=request.user)
     except DomainError as error:
         messages.error(request, error.detail)
     else:
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.UPDATE,
-            targets=[Target.of(message, "patient_id")],
-            detail={"view": "message_handled"},
-        )
+        audit_change(request=request, record=message, view="message_handled")
         messages.success(request, f"Message {message.pk} marked handled.")
     return _back(request)
 
@@ -129,9 +110,9 @@ def message_handled_view(request: HttpRequest, message_id: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("integrations.view_inboundmessage", raise_exception=True)
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: StaffRequest) -> HttpResponse:
     show_all = request.GET.get("all") == "1"
-    rows = list(inbox_list(user=_user(request), include_handled=show_all)[:PAGE])
+    rows = list(inbox_list(user=request.user, include_handled=show_all)[:PAGE])
     _audit_read(request, rows, "sms_inbox")
     return render(request, "integrations/inbox.html", {"rows": rows, "show_all": show_all})
 
@@ -139,26 +120,19 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("integrations.change_inboundmessage", raise_exception=True)
-def inbox_done(request: HttpRequest, inbound_id: int) -> HttpResponse:
-    inbound = get_object_or_404(
-        inbox_list(user=_user(request), include_handled=True), pk=inbound_id
-    )
-    inbound_mark_handled(inbound=inbound, user_id=_user(request).pk)
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.UPDATE,
-        targets=[Target.of(inbound, "patient_id")],
-        detail={"view": "sms_inbox_done"},
-    )
+def inbox_done(request: StaffRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(inbox_list(user=request.user, include_handled=True), pk=inbound_id)
+    inbound_mark_handled(inbound=inbound, user_id=request.user.pk)
+    audit_change(request=request, record=inbound, view="sms_inbox_done")
     messages.success(request, "Reply marked done.")
     return redirect("integrations:inbox")
 
 
 def _patient_panel(
-    request: HttpRequest, patient: Patient, form: SmsForm, **extra: Any
+    request: StaffRequest, patient: Patient, form: SmsForm, **extra: Any
 ) -> HttpResponse:
     history = list(
-        message_list(user=_user(request))
+        message_list(user=request.user)
         .filter(patient=patient)
         .select_related("appointment")
         .order_by("-created_at", "-id")[:20]
@@ -184,33 +158,28 @@ def _patient_panel(
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("integrations.view_message", raise_exception=True)
-def patient_sms(request: HttpRequest, patient_id: int) -> HttpResponse:
+def patient_sms(request: StaffRequest, patient_id: int) -> HttpResponse:
     """The chart's SMS card: history, replies, and "Send SMS" with a part counter."""
-    patient = get_object_or_404(patient_list(user=_user(request)), pk=patient_id)
+    patient = get_object_or_404(patient_list(user=request.user), pk=patient_id)
     if request.method != "POST":
         return _patient_panel(request, patient, SmsForm())
-    if not _user(request).has_perm("integrations.add_message"):
+    if not request.user.has_perm("integrations.add_message"):
         return HttpResponse(status=403)
     form = SmsForm(request.POST)
     if form.is_valid():
         try:
             message = sms_send(
-                patient=patient, body=form.cleaned_data["body"], created_by=_user(request)
+                patient=patient, body=form.cleaned_data["body"], created_by=request.user
             )
         except DomainError as error:
             form.add_error("body", error.detail)
         else:
-            audit_record(
-                request=request,
-                action=AuditEvent.Action.CREATE,
-                targets=[Target.of(message, "patient_id")],
-                detail={"view": "chart_sms"},
-            )
-            if not request.htmx:  # type: ignore[attr-defined]
+            audit_change(request=request, record=message, view="chart_sms", created=True)
+            if not request.htmx:
                 messages.success(request, "SMS queued.")
                 return redirect("patients:chart", patient.pk)
             return _patient_panel(request, patient, SmsForm(), sent=message)
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         messages.error(
             request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
         )
@@ -221,11 +190,11 @@ def patient_sms(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("integrations.view_message", raise_exception=True)
-def appointment_sms(request: HttpRequest, appointment_id: int) -> HttpResponse:
+def appointment_sms(request: StaffRequest, appointment_id: int) -> HttpResponse:
     """The appointment panel's SMS lines: what was sent, and what the patient replied."""
-    appointment = get_object_or_404(appointment_list(user=_user(request)), pk=appointment_id)
+    appointment = get_object_or_404(appointment_list(user=request.user), pk=appointment_id)
     sent = list(
-        message_list(user=_user(request)).filter(appointment=appointment).order_by("created_at")
+        message_list(user=request.user).filter(appointment=appointment).order_by("created_at")
     )
     replies = list(InboundMessage.objects.filter(appointment=appointment).order_by("received_at"))
     _audit_read(request, [*sent, *replies], "appointment_sms")
@@ -246,7 +215,7 @@ def appointment_sms(request: HttpRequest, appointment_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("integrations.change_messagetemplate", raise_exception=True)
-def templates_edit(request: HttpRequest) -> HttpResponse:
+def templates_edit(request: StaffRequest) -> HttpResponse:
     clinics = list(Clinic.objects.filter(is_active=True).order_by("name"))
     if not clinics:
         return render(request, "integrations/templates.html", {"clinics": []})
@@ -278,7 +247,7 @@ def templates_edit(request: HttpRequest) -> HttpResponse:
             # All or nothing: a form with one bad template saves none of them.
             for kind in changed:
                 message_template_save(
-                    clinic=clinic, kind=kind, body=values[kind], user=_user(request)
+                    clinic=clinic, kind=kind, body=values[kind], user=request.user
                 )
             messages.success(request, f"Message templates for {clinic.name} saved.")
             return redirect(f"{reverse('integrations:templates')}?clinic={clinic.pk}")
