@@ -6,6 +6,8 @@ revokes API tokens. The rules live in accounts.services and every change is audi
 Nobody sets another person's password here: invitations and reset links do that.
 """
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse
@@ -101,45 +103,48 @@ def user_role(request: StaffRequest, pk: int) -> HttpResponse:
     return redirect("setup_users:detail", person.pk)
 
 
+def _account_change(
+    request: StaffRequest, pk: int, change: Callable[..., object], *, done: str
+) -> HttpResponse:
+    """Deactivate, reactivate or reset one account's second factor: the service decides."""
+    person = get_object_or_404(User, pk=pk)
+    try:
+        change(request=request, user=person, by=request.user)
+    except DomainError as error:
+        return _refused(request, person, error)
+    messages.success(request, done)
+    return redirect("setup_users:detail", person.pk)
+
+
 @require_POST
 @login_required
 @permission_required("accounts.change_user", raise_exception=True)
 def user_deactivate(request: StaffRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=pk)
-    try:
-        services.user_deactivate(request=request, user=person, by=request.user)
-    except DomainError as error:
-        return _refused(request, person, error)
-    messages.success(request, "Account deactivated: signed out, and API tokens stopped.")
-    return redirect("setup_users:detail", person.pk)
+    return _account_change(
+        request,
+        pk,
+        services.user_deactivate,
+        done="Account deactivated: signed out, and API tokens stopped.",
+    )
 
 
 @require_POST
 @login_required
 @permission_required("accounts.change_user", raise_exception=True)
 def user_reactivate(request: StaffRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=pk)
-    try:
-        services.user_reactivate(request=request, user=person, by=request.user)
-    except DomainError as error:
-        return _refused(request, person, error)
-    messages.success(request, "Account reactivated.")
-    return redirect("setup_users:detail", person.pk)
+    return _account_change(request, pk, services.user_reactivate, done="Account reactivated.")
 
 
 @require_POST
 @login_required
 @permission_required("accounts.change_user", raise_exception=True)
 def user_mfa_reset(request: StaffRequest, pk: int) -> HttpResponse:
-    person = get_object_or_404(User, pk=pk)
-    try:
-        services.user_mfa_reset(request=request, user=person, by=request.user)
-    except DomainError as error:
-        return _refused(request, person, error)
-    messages.success(
-        request, "Second factor removed. They set up a new one when they next sign in."
+    return _account_change(
+        request,
+        pk,
+        services.user_mfa_reset,
+        done="Second factor removed. They set up a new one when they next sign in.",
     )
-    return redirect("setup_users:detail", person.pk)
 
 
 @require_POST
