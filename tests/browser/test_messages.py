@@ -32,6 +32,9 @@ def test_reception_texts_a_patient_and_retries_a_failure(page: Page, fake_sms, t
 
     page.goto(f"/patients/{ada.pk}/")
     wait_for_htmx(page)
+    # The SMS card arrives by htmx and loads sms.js itself; htmx being idle does not mean the
+    # script has run, and text typed before it binds its listener is never counted.
+    page.wait_for_function("() => window.nexusSmsCounter === true")
     box = page.get_by_label("Message")
     box.fill("Your orthotics are ready to collect from Parramatta.")
     expect(page.locator("#sms-count")).to_have_text("52 characters · 1 SMS")
