@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
 .PHONY: run setup worker beat test test-browser test-postgres screenshots lint typecheck check-deploy \
-	benchmark ci clean
+	deploy-check benchmark ci clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -66,6 +66,12 @@ check-deploy: setup
 	NEXUS_ENCRYPTION_KEYS="$$($(RUN) python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
 	DATABASE_URL=$(PG_URL) \
 	$(RUN) python manage.py check --deploy --fail-level WARNING
+
+# Offline checks of the Dockerfile, docker-compose.yml and deploy/ manifests against their
+# schemas and against the settings (deploy/README.md, "Checks"); no Docker engine needed.
+deploy-check: setup
+	$(RUN) python -m deploy.tools.check
+	$(RUN) python -m pytest -q -p no:xdist tests/deploy
 
 # Throughput against a seeded PostgreSQL, compared with the floors in docs/performance.md.
 benchmark: setup

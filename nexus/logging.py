@@ -3,13 +3,17 @@
 Log lines carry ids (request, user, object), never patient names or note text.
 """
 
+import json
 import logging
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from django.http import HttpRequest, HttpResponse
+from gunicorn.glogging import Logger as GunicornLogger
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client may pass its own id so traces join up across systems; anything odd is replaced.
@@ -97,3 +101,33 @@ class RequestIdMiddleware:
             structlog.contextvars.clear_contextvars()
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class GunicornJsonLogger(GunicornLogger):
+    """gunicorn's access log as one JSON object a line, like the app's own logs (set by
+    gunicorn.conf.py when NEXUS_ACCESS_LOG=json). The path only: no query string, referrer
+    or user agent, which carry search terms (patient names, mobiles)."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
+        if not self.access_log_enabled:
+            return
+        headers = resp.headers.items() if hasattr(resp.headers, "items") else resp.headers
+        request_id = next((v for k, v in headers if k.lower() == REQUEST_ID_HEADER.lower()), None)
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        line = {
+            "event": "http.access",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "level": "info",
+            "logger": "gunicorn.access",
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": int(status),
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "request_id": request_id,
+        }
+        try:
+            self.access_log.info(json.dumps(line))
+        except Exception:  # gunicorn's own contract: a log failure never fails the request
+            self.exception("access log line failed")

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "nexus.logging.RequestIdMiddleware",
+    # /healthz/, /readyz/ and /metrics answer load balancers that send the task's IP as Host.
+    "nexus.health.ProbesBeforeHostCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "nexus.middleware.RejectNulBytesMiddleware",
     "nexus.middleware.PermissionsPolicyMiddleware",

@@ -1,0 +1,43 @@
+"""`make deploy-check`: every offline deployment check, one line per check.
+
+    python -m deploy.tools.check
+
+Exits 1 if any check finds a problem, and prints each problem.
+"""
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from deploy.tools import container, parity
+
+ROOT = parity.ROOT
+
+
+def checks(root: Path = ROOT) -> list[tuple[str, Callable[[], list[str]]]]:
+    compose_file = root / "docker-compose.yml"
+    return [
+        ("hadolint Dockerfile", lambda: container.hadolint(root / "Dockerfile")),
+        ("docker compose config", lambda: container.compose_config(compose_file)),
+        ("compose-spec schema", lambda: container.compose_schema(compose_file)),
+        ("parity: manifests, settings and .env.example", lambda: parity_errors(root)),
+    ]
+
+
+def parity_errors(root: Path = ROOT) -> list[str]:
+    return parity.check(list(parity.all_containers(root)), root)
+
+
+def main() -> int:
+    failed = 0
+    for name, run in checks():
+        errors = run()
+        print(f"{'FAIL' if errors else 'ok  '} {name}")
+        for error in errors:
+            print(f"     {error}")
+        failed += bool(errors)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

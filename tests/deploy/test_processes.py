@@ -1,0 +1,118 @@
+"""The image's entry point and gunicorn's settings (issue 15 item 1)."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+from gunicorn.config import Config
+
+from nexus.logging import GunicornJsonLogger
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRYPOINT = ROOT / "deploy" / "docker-entrypoint.sh"
+
+
+def gunicorn_config(**environ: str) -> Config:
+    """gunicorn.conf.py as gunicorn reads it, under the given environment."""
+    saved = {k: os.environ.get(k) for k in environ}
+    os.environ.update(environ)
+    try:
+        namespace: dict[str, object] = {}
+        exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own file
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
+    config = Config()
+    for name, value in namespace.items():
+        if name in config.settings:
+            config.set(name, value)
+    return config
+
+
+def test_gunicorn_takes_port_and_workers_from_the_environment():
+    config = gunicorn_config(PORT="8080", WEB_CONCURRENCY="3", NEXUS_ACCESS_LOG="json")
+
+    assert config.bind == ["0.0.0.0:8080"]
+    assert config.workers == 3
+    assert config.control_socket_disable is True
+    assert config.accesslog == "-"
+    assert config.logger_class is GunicornJsonLogger
+
+
+def test_gunicorn_defaults_to_two_workers_per_usable_cpu():
+    # An empty value (a blank line in .env) means the default, like an unset one.
+    config = gunicorn_config(WEB_CONCURRENCY="", PORT="")
+
+    assert config.workers == 2 * len(os.sched_getaffinity(0))
+    assert config.bind == ["0.0.0.0:8000"]
+
+
+def test_the_json_access_log_is_one_object_without_query_or_referrer(tmp_path):
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    logger = GunicornJsonLogger(config)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/patients/",
+        "QUERY_STRING": "q=Zebrowskavich",
+        "RAW_URI": "/patients/?q=Zebrowskavich",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.9",
+        "HTTP_REFERER": "https://nexus.example.org/patients/?q=Zebrowskavich",
+    }
+    response = SimpleNamespace(status="200 OK", sent=1234, headers=[("X-Request-ID", "abc12345")])
+
+    logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=12))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+
+    text = (tmp_path / "access.log").read_text()
+    line = json.loads(text)
+    assert "Zebrowskavich" not in text
+    assert line["path"] == "/patients/"
+    assert line["status"] == 200
+    assert line["duration_ms"] == 12.0
+    assert line["request_id"] == "abc12345"
+
+
+def run_entrypoint(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DJANGO_SECRET_KEY": "entrypoint-test-key",
+        "NEXUS_ENCRYPTION_KEYS": "1Ai8aVAlApH_jVfJ9X3iM86saTkhS7_RboOCNprNlNE=",
+        "EMAIL_URL": "dummymail://",
+        **extra,
+    }
+    return subprocess.run(  # noqa: S603
+        [str(ENTRYPOINT), *args], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+
+def test_the_web_role_loads_the_app_under_gunicorn():
+    result = run_entrypoint("web", "--check-config")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_migrate_role_runs_django_migrate_and_exits(tmp_path):
+    database = f"sqlite:///{tmp_path / 'nexus.sqlite3'}"
+
+    # --plan: what `migrate` would apply to an empty database, without applying it.
+    result = run_entrypoint("migrate", "--plan", DATABASE_URL=database)
+
+    assert result.returncode == 0, result.stderr
+    assert "Planned operations:" in result.stdout
+    assert "audit.0001_initial" in result.stdout
+
+
+def test_other_arguments_run_as_given():
+    result = run_entrypoint("python", "-c", "print('as given')")
+
+    assert result.stdout == "as given\n"
