@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.tools import container, parity
+from deploy.tools import cloudrun, container, ecs, parity
 
 ROOT = parity.ROOT
 
@@ -20,8 +20,20 @@ def checks(root: Path = ROOT) -> list[tuple[str, Callable[[], list[str]]]]:
         ("hadolint Dockerfile", lambda: container.hadolint(root / "Dockerfile")),
         ("docker compose config", lambda: container.compose_config(compose_file)),
         ("compose-spec schema", lambda: container.compose_schema(compose_file)),
+        ("Cloud Run manifests (run.v1 discovery document)", lambda: cloudrun_errors(root)),
+        ("ECS manifests (botocore model, Fargate sizes)", lambda: ecs_errors(root)),
         ("parity: manifests, settings and .env.example", lambda: parity_errors(root)),
     ]
+
+
+def cloudrun_errors(root: Path = ROOT) -> list[str]:
+    files = sorted((root / "deploy" / "cloudrun").glob("*"))
+    return [e for path in files for e in cloudrun.validate(path)]
+
+
+def ecs_errors(root: Path = ROOT) -> list[str]:
+    files = sorted((root / "deploy" / "ecs").glob("*"))
+    return [e for path in files for e in ecs.validate(path)]
 
 
 def parity_errors(root: Path = ROOT) -> list[str]:
