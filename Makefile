@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --frozen --no-sync
 
 .PHONY: run setup worker beat test test-browser test-postgres screenshots lint typecheck check-deploy \
-	deploy-check benchmark ci clean
+	deploy-check restore-drill benchmark ci clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -72,6 +72,12 @@ check-deploy: setup
 deploy-check: setup
 	$(RUN) python -m deploy.tools.check
 	$(RUN) python -m pytest -q -p no:xdist tests/deploy
+
+# Backs up DATABASE_URL (PostgreSQL), restores it into <database>_drill, checks the copy
+# (migrations, audit chain, row counts), prints RTO and RPO, drops the copy. Needs the app's
+# usual environment (DJANGO_SECRET_KEY, or DJANGO_DEBUG=1 for the demo) and pg_dump.
+restore-drill: setup
+	$(RUN) python -m deploy.backup.drill
 
 # Throughput against a seeded PostgreSQL, compared with the floors in docs/performance.md.
 benchmark: setup

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.tools import cloudrun, container, ecs, parity
+from deploy.tools import cloudrun, container, databases, ecs, parity
 
 ROOT = parity.ROOT
 
@@ -22,6 +22,7 @@ def checks(root: Path = ROOT) -> list[tuple[str, Callable[[], list[str]]]]:
         ("compose-spec schema", lambda: container.compose_schema(compose_file)),
         ("Cloud Run manifests (run.v1 discovery document)", lambda: cloudrun_errors(root)),
         ("ECS manifests (botocore model, Fargate sizes)", lambda: ecs_errors(root)),
+        ("database backup settings (RDS, Cloud SQL, bucket)", lambda: databases.check()),
         ("parity: manifests, settings and .env.example", lambda: parity_errors(root)),
     ]
 

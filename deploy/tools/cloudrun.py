@@ -7,19 +7,24 @@ from the same document. Then Nexus's own rules: pinned image, secrets by referen
 migration job never retried, probes on /healthz/ and /readyz/, CPU for the memory asked.
 """
 
-import json
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import googleapiclient
 import jsonschema
 import yaml
 
-from deploy.tools.manifests import SECRET_NAME, as_dict, image_errors, render, role_errors
+from deploy.tools.manifests import (
+    SECRET_NAME,
+    as_dict,
+    discovery_document,
+    discovery_schema,
+    image_errors,
+    render,
+    role_errors,
+)
 
-DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache/documents/run.v1.json"
 ROOTS = {
     ("serving.knative.dev/v1", "Service"): "Service",
     ("run.googleapis.com/v1", "Job"): "Job",
@@ -30,40 +35,12 @@ REGISTRY = r"^[a-z0-9-]+-docker\.pkg\.dev/[a-z0-9-]+/[a-z0-9-]+/"
 CPU_FOR_MEMORY = [(24, 8), (16, 6), (8, 4), (4, 2)]
 
 
-@cache
 def discovery() -> dict[str, Any]:
-    return dict(json.loads(DISCOVERY.read_text()))
+    return discovery_document("run.v1")
 
 
-def _convert(node: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in node:
-        return {"$ref": f"#/$defs/{node['$ref']}"}
-    kind = node.get("type")
-    if kind == "object":
-        converted: dict[str, Any] = {"type": "object"}
-        if "properties" in node:
-            converted["properties"] = {k: _convert(v) for k, v in node["properties"].items()}
-            converted["additionalProperties"] = False
-        if "additionalProperties" in node:
-            converted["additionalProperties"] = _convert(node["additionalProperties"])
-        return converted
-    if kind == "array":
-        return {"type": "array", "items": _convert(node.get("items", {}))}
-    if kind == "string":
-        # int64 travels as a JSON string in Google APIs; YAML writes it as a number.
-        converted = {"type": ["string", "integer"] if node.get("format") == "int64" else "string"}
-        if "enum" in node:
-            converted["enum"] = node["enum"]
-        return converted
-    if kind in ("integer", "number", "boolean"):
-        return {"type": kind}
-    return {}
-
-
-@cache
 def schema(root: str) -> dict[str, Any]:
-    defs = {name: _convert(body) for name, body in discovery()["schemas"].items()}
-    return {"$ref": f"#/$defs/{root}", "$defs": defs}
+    return discovery_schema("run.v1", root)
 
 
 @cache

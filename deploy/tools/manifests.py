@@ -1,10 +1,14 @@
 """What the Cloud Run and ECS validators share: rendering the templates' placeholders and
 the rules every Nexus container follows whatever the platform."""
 
+import json
 import re
 import string
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import googleapiclient
 
 from deploy.tools.parity import ROLES
 
@@ -68,6 +72,46 @@ def role_errors(where: str, path: Path, command: list[str]) -> list[str]:
 
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+@cache
+def discovery_document(name: str) -> dict[str, Any]:
+    """A Google API's discovery document as google-api-python-client ships it (pinned)."""
+    folder = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
+    return dict(json.loads((folder / f"{name}.json").read_text()))
+
+
+@cache
+def discovery_schema(name: str, root: str) -> dict[str, Any]:
+    """The document's schemas as one JSON Schema rooted at `root`, every object closed."""
+    schemas = discovery_document(name)["schemas"]
+    defs = {key: _convert(body) for key, body in schemas.items()}
+    return {"$ref": f"#/$defs/{root}", "$defs": defs}
+
+
+def _convert(node: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return {"$ref": f"#/$defs/{node['$ref']}"}
+    kind = node.get("type")
+    if kind == "object":
+        converted: dict[str, Any] = {"type": "object"}
+        if "properties" in node:
+            converted["properties"] = {k: _convert(v) for k, v in node["properties"].items()}
+            converted["additionalProperties"] = False
+        if "additionalProperties" in node:
+            converted["additionalProperties"] = _convert(node["additionalProperties"])
+        return converted
+    if kind == "array":
+        return {"type": "array", "items": _convert(node.get("items", {}))}
+    if kind == "string":
+        # int64 travels as a JSON string in Google APIs; YAML writes it as a number.
+        converted = {"type": ["string", "integer"] if node.get("format") == "int64" else "string"}
+        if "enum" in node:
+            converted["enum"] = node["enum"]
+        return converted
+    if kind in ("integer", "number", "boolean"):
+        return {"type": kind}
+    return {}
 
 
 def main(argv: list[str]) -> int:
