@@ -6,11 +6,10 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import split_domain_port, validate_host
 from django.views.decorators.cache import never_cache
 from kombu import Connection
-
-from nexus import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -62,26 +61,25 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
+PROBES = ("/healthz/", "/readyz/", "/metrics")
+
+
 class ProbesBeforeHostCheckMiddleware:
-    """Answers the probes before anything reads the Host header. An ALB health check, a
-    Cloud Run probe and a Prometheus scrape address the task by its IP ("Host: 10.0.1.23:8000"),
-    which ALLOWED_HOSTS rightly refuses with 400, and they speak plain HTTP, which
-    SECURE_SSL_REDIRECT would answer with 301: either would take every task out of service.
-    Placed right after RequestIdMiddleware; other paths go on to the host check as usual."""
+    """Lets the probes through the host check. An ALB health check, a Cloud Run probe and a
+    Prometheus scrape address the task by its IP ("Host: 10.0.1.23:8000"), which
+    ALLOWED_HOSTS rightly refuses with 400, taking every task out of service. For GET/HEAD
+    of the probe paths only, an unknown Host is replaced by the first allowed one; the
+    answer then passes every other middleware (security headers, no-store) as usual. They
+    answer plain HTTP too (SECURE_REDIRECT_EXEMPT). Every other path still needs an
+    allowed Host."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probes: dict[str, Callable[[HttpRequest], HttpResponse]] = {
-            "/healthz/": healthz,
-            "/readyz/": readyz,
-            "/metrics": metrics.metrics,
-        }
-        probe = probes.get(request.path_info)
-        if probe is None or request.method not in ("GET", "HEAD"):
-            return self.get_response(request)
-        try:
-            return probe(request)
-        except Http404:  # /metrics without its token: a bare 404, like any unknown path
-            return HttpResponse(status=404)
+        if request.path_info in PROBES and request.method in ("GET", "HEAD"):
+            allowed = settings.ALLOWED_HOSTS
+            domain, _ = split_domain_port(request._get_raw_host())
+            if allowed and not (domain and validate_host(domain, allowed)):
+                request.META["HTTP_HOST"] = allowed[0].lstrip(".")
+        return self.get_response(request)

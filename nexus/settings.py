@@ -65,7 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "nexus.logging.RequestIdMiddleware",
-    # /healthz/, /readyz/ and /metrics answer load balancers that send the task's IP as Host.
+    # /healthz/, /readyz/ and /metrics pass load balancers that send the task's IP as Host.
     "nexus.health.ProbesBeforeHostCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "nexus.middleware.RejectNulBytesMiddleware",
@@ -262,7 +262,11 @@ NEXUS_BOOKING_VERIFY_MOBILE = env.bool("NEXUS_BOOKING_VERIFY_MOBILE", default=Fa
 # CDN) that each append to X-Forwarded-For, set this to N: the address N hops from the end
 # is the client's. 0 (the default) trusts no header and uses the connection's address.
 NEXUS_TRUSTED_PROXY_COUNT = env.int("NEXUS_TRUSTED_PROXY_COUNT", default=0)
+# The proxies' own networks (CIDRs): X-Forwarded-For counts only on connections from them.
+NEXUS_TRUSTED_PROXIES = env.list("NEXUS_TRUSTED_PROXIES", default=[])
 ALLAUTH_TRUSTED_PROXY_COUNT = NEXUS_TRUSTED_PROXY_COUNT
+# The login lockout keys on the same client address as the rate limits and the audit.
+AXES_CLIENT_IP_CALLABLE = "nexus.client.client_ip"
 if NEXUS_TRUSTED_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
     AXES_IPWARE_PROXY_COUNT = NEXUS_TRUSTED_PROXY_COUNT
@@ -376,8 +380,11 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
+# X-Forwarded-Proto is believed only with a trusted proxy in front (which sets it).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS and NEXUS_TRUSTED_PROXY_COUNT else None
+)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
