@@ -79,7 +79,8 @@ class ProbesBeforeHostCheckMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info in PROBES and request.method in ("GET", "HEAD"):
             allowed = settings.ALLOWED_HOSTS
-            domain, _ = split_domain_port(request._get_raw_host())
+            raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
+            domain, _ = split_domain_port(str(raw))
             if allowed and not (domain and validate_host(domain, allowed)):
                 request.META["HTTP_HOST"] = allowed[0].lstrip(".")
         return self.get_response(request)
