@@ -4,8 +4,9 @@
   const form = document.querySelector("form[data-unsaved-warning]");
   if (!form) return;
   let dirty = false;
+  let edits = 0; // counts changes, so a save answered after more typing keeps the page dirty
   let timer = null;
-  form.addEventListener("input", () => { dirty = true; scheduleSave(); });
+  form.addEventListener("input", () => { dirty = true; edits += 1; scheduleSave(); });
   form.addEventListener("submit", () => { dirty = false; });
   window.addEventListener("beforeunload", (event) => {
     if (!dirty) return;
@@ -37,11 +38,15 @@
   }
   function save() {
     const data = new FormData(form);
+    const sent = edits;
     data.delete("sign");
     fetch(url, { method: "POST", body: data, credentials: "same-origin" })
       .then((response) => response.json().then((json) => ({ ok: response.ok, json })))
       .then(({ ok, json }) => {
-        if (ok) { dirty = false; if (status) status.textContent = "Draft saved at " + json.saved_at + "."; }
+        if (ok) {
+          if (sent === edits) dirty = false;
+          if (status) status.textContent = "Draft saved at " + json.saved_at + ".";
+        }
         else if (status) status.textContent = "Not saved: " + json.detail;
       })
       .catch(() => { if (status) status.textContent = "Not saved: check the connection."; });
