@@ -126,7 +126,7 @@ def _default_clinician(request: StaffRequest, clinic: Clinic) -> list[int]:
 
 def _panel(request: StaffRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """A panel beside the calendar (HTMX), or the same content as a page of its own."""
-    base = "_partial.html" if request.htmx else "base.html"
+    base = "_partial.html" if request.htmx else "_panel_page.html"
     return render(request, template, {"base": base, **context})
 
 
