@@ -40,6 +40,10 @@ _FRONT_DESK = [
     "integrations.change_message",
     "integrations.view_inboundmessage",
     "integrations.change_inboundmessage",
+    # Invoices: raise from a completed appointment and approve (voiding is for admins).
+    "billing.view_invoice",
+    "billing.add_invoice",
+    "billing.change_invoice",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -73,6 +77,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "integrations.view_messagetemplate",
         "integrations.add_messagetemplate",
         "integrations.change_messagetemplate",
+        "billing.void_invoice",
+        # Connect and disconnect Xero, see its sync queue.
+        "integrations.view_oauthconnection",
+        "integrations.change_oauthconnection",
     ],
     CLINICIAN: [
         *_REFERENCE_DATA,

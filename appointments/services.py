@@ -263,6 +263,10 @@ def appointment_transition(
     )
     if to == Status.CANCELLED and notify:
         appointment_notify(appointment=current, kind=Message.Kind.CANCELLED)
+    if to == Status.COMPLETED:
+        from billing.services import invoice_auto_raise  # billing builds on appointments
+
+        invoice_auto_raise(appointment=current)
     log.info("appointment.status_changed", appointment_id=current.pk, status=to)
     return current
 

@@ -27,6 +27,7 @@ class Message(models.Model):
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
+        XERO = "xero", "Xero"
 
     class Kind(models.TextChoices):
         CONFIRMATION = "confirmation", "Booking confirmation"
@@ -35,6 +36,9 @@ class Message(models.Model):
         CANCELLED = "cancelled", "Appointment cancelled"
         ADHOC = "adhoc", "Message from staff"
         VERIFICATION = "verification", "Verification code"
+        # Xero rows carry the invoice's id in `body` (no patient text).
+        INVOICE_PUSH = "invoice_push", "Invoice to Xero"
+        INVOICE_VOID = "invoice_void", "Void in Xero"
 
     # Statuses that need a person: shown first on the Messages page.
     NEEDS_ATTENTION = (Status.FAILED, Status.UNKNOWN)
@@ -154,3 +158,81 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"Reply #{self.pk} ({self.outcome})"
+
+
+class OAuthConnection(models.Model):
+    """An outside account Nexus holds OAuth tokens for: a Xero organisation, a clinic's
+    Gmail account. Tokens are encrypted at rest (nexus.crypto, NEXUS_ENCRYPTION_KEYS) and
+    read and refreshed only through integrations/oauth.py."""
+
+    class Provider(models.TextChoices):
+        XERO = "xero", "Xero"
+        GMAIL = "gmail", "Gmail"
+
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    # The provider's id for the account: Xero's tenantId, a Gmail address.
+    account_id = models.CharField(max_length=254)
+    account_name = models.CharField(max_length=200, blank=True)
+    # The provider's id for the grant itself, when it has one (Xero's connection id).
+    grant_id = models.CharField(max_length=64, blank=True)
+    access_token = models.TextField(help_text="Encrypted.")
+    refresh_token = models.TextField(help_text="Encrypted.")
+    expires_at = models.DateTimeField()
+    scopes = models.CharField(max_length=500)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    connected_at = models.DateTimeField(auto_now_add=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_count = models.PositiveIntegerField(default=0)
+    # Where the last read-back got to (Xero: the If-Modified-Since of the next one).
+    synced_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "account_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "account_id"], name="oauth_one_connection_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()}: {self.account_name or self.account_id}"
+
+
+class ExternalContact(models.Model):
+    """Who a Nexus payer is in a connected account: a patient's or a plan manager's Xero
+    ContactID, so the next invoice reuses the contact instead of looking it up again."""
+
+    connection = models.ForeignKey(
+        OAuthConnection, on_delete=models.CASCADE, related_name="contacts"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    coordinator = models.ForeignKey(
+        "patients.Coordinator", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    external_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(patient__isnull=True) ^ models.Q(coordinator__isnull=True),
+                name="external_contact_one_payer",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "patient"],
+                condition=models.Q(patient__isnull=False),
+                name="external_contact_one_per_patient",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "coordinator"],
+                condition=models.Q(coordinator__isnull=False),
+                name="external_contact_one_per_coordinator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contact {self.external_id}"

@@ -256,6 +256,8 @@ def _record_failure(message: Message, error: TransportError) -> str:
         )
         return Status.FAILED
     delay = retry_delay(message.attempts)
+    if error.retry_after is not None:
+        delay = max(delay, timedelta(seconds=error.retry_after))
     Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
         status=Status.QUEUED,
         last_error=error.reason,

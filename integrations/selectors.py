@@ -24,6 +24,7 @@ def message_outbox(*, user: User) -> QuerySet[Message]:
     )
     return (
         message_list(user=user)
+        .exclude(channel=Message.Channel.XERO)  # Xero pushes have their own sync queue page
         .select_related("patient", "appointment")
         .annotate(attention=attention)
         .order_by("attention", "-created_at", "-id")

@@ -15,10 +15,12 @@ class TransportError(Exception):
     """A send that did not happen. `permanent` failures (an invalid number, a refused
     sender) are recorded at once; the others are retried with backoff."""
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason[:300]
         self.permanent = permanent
+        # The provider said when to come back (a 429's Retry-After): never sooner.
+        self.retry_after = retry_after
 
 
 class Transport(ABC):
@@ -44,7 +46,8 @@ def transport_for(channel: str) -> Transport:
     """The transport configured for a channel; built per call so settings changes apply."""
     # Vendors register themselves when imported; import them here, not at module load,
     # so the registry has no import cycle with the vendors' own modules.
-    import integrations.smsbroadcast.transport  # noqa: F401
+    import integrations.smsbroadcast.transport
+    import integrations.xero.transport  # noqa: F401
 
     try:
         factory = _REGISTRY[channel]

@@ -73,3 +73,13 @@ class NoSmsConsent(Conflict):
 class NoMobileNumber(ValidationFailed):
     code = "sms_no_mobile"
     default_detail = "This patient has no Australian mobile number on file."
+
+
+class AlreadyInvoiced(Conflict):
+    code = "already_invoiced"
+    default_detail = "This appointment already has an invoice; void it first to raise another."
+
+
+class NotBillable(Conflict):
+    code = "not_billable"
+    default_detail = "Only a completed appointment can be invoiced."

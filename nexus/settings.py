@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "documents",
     "booking",
     "integrations",
+    "billing",
     "axes",
     "idempotency",
 ]
@@ -473,6 +474,13 @@ _BEAT = {
         "*/5 * * * *",
         4 * 60,
     ),
+    # Payments and voids made in Xero, read back onto Nexus's invoices.
+    "xero-sync": (
+        "integrations.xero.tasks.xero_sync_task",
+        "NEXUS_CRON_XERO_SYNC",
+        "*/15 * * * *",
+        14 * 60,
+    ),
     # API Idempotency-Keys older than 24 hours (idempotency/).
     "idempotency-purge": (
         "idempotency.tasks.idempotency_keys_purge_task",
@@ -512,6 +520,24 @@ NEXUS_OUTBOX_RETRY_SECONDS = env.float("NEXUS_OUTBOX_RETRY_SECONDS", default=30.
 # A row claimed longer ago than this whose worker never reported is moved to "unknown".
 # Longer than the hard task time limit, so a live send is never swept.
 NEXUS_OUTBOX_LEASE_SECONDS = env.int("NEXUS_OUTBOX_LEASE_SECONDS", default=300)
+
+# Xero (integrations/xero/). Without XERO_CLIENT_ID nobody can connect, and invoices stay in
+# Nexus. The URLs default to Xero's; tests point them at a local fake.
+XERO_CLIENT_ID = env.str("XERO_CLIENT_ID", default="")
+XERO_CLIENT_SECRET = env.str("XERO_CLIENT_SECRET", default="")
+XERO_AUTHORIZE_URL = env.str(
+    "XERO_AUTHORIZE_URL", default="https://login.xero.com/identity/connect/authorize"
+)
+XERO_TOKEN_URL = env.str("XERO_TOKEN_URL", default="https://identity.xero.com/connect/token")
+# The base under which /Connections and /api.xro/2.0 live.
+XERO_API_URL = env.str("XERO_API_URL", default="https://api.xero.com").rstrip("/")
+XERO_TIMEOUT_SECONDS = env.float("XERO_TIMEOUT_SECONDS", default=20.0)
+# Xero allows 60 calls a minute and 5 at once per organisation; Nexus starts a call at
+# most every XERO_CALL_SPACING_SECONDS (1.2 s: 50 a minute, room for the other clients).
+XERO_CALL_SPACING_SECONDS = env.float("XERO_CALL_SPACING_SECONDS", default=1.2)
+XERO_MAX_CONCURRENT = env.int("XERO_MAX_CONCURRENT", default=4)
+# The account code invoice lines post to when they have no Xero item code.
+XERO_SALES_ACCOUNT_CODE = env.str("XERO_SALES_ACCOUNT_CODE", default="200")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
 from audit.api.views import AuditEventViewSet
+from billing.api.views import AppointmentInvoiceViewSet, InvoiceViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
 from documents.api.views import DocumentViewSet, PatientDocumentViewSet
 from integrations.api.views import MessageViewSet, PatientSmsViewSet
@@ -32,6 +33,12 @@ router.register("notes", ClinicalNoteViewSet)
 router.register("audit-events", AuditEventViewSet)
 router.register("messages", MessageViewSet)
 router.register(r"patients/(?P<patient_pk>\d+)/sms", PatientSmsViewSet, basename="patient-sms")
+router.register("invoices", InvoiceViewSet)
+router.register(
+    r"appointments/(?P<appointment_pk>\d+)/invoice",
+    AppointmentInvoiceViewSet,
+    basename="appointment-invoice",
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -50,6 +57,7 @@ urlpatterns = [
     path("book/", include("booking.urls")),
     path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),
+    path("xero/", include("integrations.xero.urls")),
     path("online-bookings/", include("booking.review_urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),

@@ -5,6 +5,7 @@ from allauth.mfa.models import Authenticator
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from integrations.oauth import oauth_rotate_keys
 from nexus import crypto
 
 # The secrets allauth's MFA keeps in Authenticator.data, through accounts.adapters.MfaAdapter.
@@ -35,5 +36,7 @@ class Command(BaseCommand):
                     authenticator.data = data
                     authenticator.save(update_fields=["data"])
                     rotated += 1
+            # OAuth tokens of connected accounts (Xero, Gmail).
+            rotated += oauth_rotate_keys()
         elapsed = time.monotonic() - started
         self.stdout.write(f"Re-encrypted {rotated} secret(s) in {elapsed:.2f} s.")
