@@ -5,6 +5,9 @@ from celery import shared_task
 from integrations.outbox import outbox_deliver, outbox_relay, outbox_sweep
 from integrations.services import reminders_send
 
+# Celery discovers `<app>.tasks` modules only: vendors' tasks are registered from here.
+from integrations.xero.tasks import xero_sync_task  # noqa: F401
+
 
 @shared_task(ignore_result=True)
 def outbox_deliver_task(message_id: int) -> str:
