@@ -15,6 +15,12 @@ from nexus.api.schema import SchemaView
 from notes.api.views import ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
 
+# Errors raised before a view runs: JSON under /api/, the styled pages elsewhere.
+handler400 = "nexus.api.exceptions.bad_request"
+handler403 = "nexus.api.exceptions.permission_denied"
+handler404 = "nexus.api.exceptions.page_not_found"
+handler500 = "nexus.api.exceptions.server_error"
+
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("clinics", ClinicViewSet)

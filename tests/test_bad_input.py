@@ -7,7 +7,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tests.factories import AppointmentTypeFactory, ClinicFactory, ClinicianFactory, PatientFactory
+from tests.conftest import MONDAY, sydney
+from tests.factories import (
+    AppointmentFactory,
+    AppointmentTypeFactory,
+    ClinicFactory,
+    ClinicianFactory,
+    PatientFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,12 +110,36 @@ def test_impossible_datetimes_in_appointment_writes_are_400(admin_api, practice,
     }
 
     response = admin_api.post("/api/v1/appointments/", body, format="json")
-    filtered = admin_api.get("/api/v1/appointments/", {"start_after": start})
 
     assert response.status_code == 400, response.content
     assert response.json()["errors"]["start"]
+
+
+@pytest.mark.parametrize(
+    "start", ["2027-03-01T10:60:00+11:00", "2027-02-30T10:00:00+11:00", "2027-03-01T25:00:00+11:00"]
+)
+def test_impossible_datetimes_in_appointment_filters_are_400(admin_api, start):
+    filtered = admin_api.get("/api/v1/appointments/", {"start_after": start})
+
     assert filtered.status_code == 400, filtered.content
     assert filtered.json()["code"] == "invalid"
+
+
+def test_filter_bounds_past_the_supported_years_select_everything_on_that_side(admin_api, practice):
+    AppointmentFactory(
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 10),
+    )
+
+    before = admin_api.get("/api/v1/appointments/", {"start_before": "9999-12-31T23:59:59-23:59"})
+    after = admin_api.get("/api/v1/appointments/", {"start_after": "0001-01-01T00:00:00+23:59"})
+    past = admin_api.get("/api/v1/appointments/", {"start_before": "0001-01-01T00:00:00+23:59"})
+
+    assert len(before.json()["results"]) == 1
+    assert len(after.json()["results"]) == 1
+    assert past.status_code == 200 and past.json()["results"] == []
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from clinicians.api.serializers import (
     SlotSerializer,
 )
 from clinicians.models import Clinic, Clinician, Discipline
+from nexus.api.filters import IdFilter
 from nexus.api.viewsets import ReadCreateUpdateViewSet
 from nexus.errors import ValidationFailed
 
@@ -36,10 +37,8 @@ class DisciplineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Disciplin
 
 class ClinicianFilter(filters.FilterSet):
     search = filters.CharFilter(method="filter_search", label="Name contains")
-    discipline = filters.ModelChoiceFilter(
-        field_name="disciplines", queryset=Discipline.objects.all()
-    )
-    clinic = filters.ModelChoiceFilter(field_name="clinics", queryset=Clinic.objects.all())
+    discipline = IdFilter("disciplines", many=True)
+    clinic = IdFilter("clinics", many=True)
 
     class Meta:
         model = Clinician

@@ -1,34 +1,89 @@
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django import forms
+from django.db.models import QuerySet
+from django.http import QueryDict
+from django_filters import Filter
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
-from nexus.dates import in_supported_range
+from nexus.dates import EARLIEST_YEAR, LATEST_YEAR, in_supported_range
+
+EARLIEST = datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC)
+LATEST = datetime(LATEST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+# The largest id a bigint primary key holds: past it the database refuses the comparison
+# (a 500 on PostgreSQL), so the filter refuses it first with a 400.
+MAX_ID = 2**63 - 1
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     """Filter on a foreign key's id without loading the related row.
 
-    django-filter's default ModelChoiceFilter validates each id with a query and deep-copies
-    its queryset for every request; for list filters an unknown id simply matches nothing.
+    An id that names no row matches nothing: the list is empty, as clients expect of a
+    filter, not a 400 (django-filter's ModelChoiceFilter validated each id with a query,
+    answered `invalid_choice` for an unknown one and deep-copied its queryset per request).
+    Ids are whole numbers from 1; anything else is a 400, and the schema says so.
+    `many=True` is for a many-to-many field, compared through its join table.
     """
 
-    def __init__(self, field_name: str, **kwargs: object) -> None:
-        super().__init__(field_name=f"{field_name}_id", min_value=1, **kwargs)
+    field_class = forms.IntegerField
+
+    def __init__(self, field_name: str, *, many: bool = False, **kwargs: Any) -> None:
+        column = field_name if many else f"{field_name}_id"
+        super().__init__(field_name=column, min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, strict about what the schema says a parameter holds.
+
+    django-filter reads a boolean it does not recognise (`is_active=null`) and an empty
+    value (`clinic=`, `status=`) as "no filter", so a client's typo silently returns the
+    whole list. Here a boolean is `true` or `false`, and only free-text filters may be
+    empty; anything else is a 400 naming the parameter."""
+
+    def filter_queryset(
+        self, request: Request, queryset: QuerySet[Any], view: APIView
+    ) -> QuerySet[Any]:
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is not None:
+            errors = _loose_values(filterset.filters, request.query_params)
+            if errors:
+                raise exceptions.ValidationError(errors)
+        return super().filter_queryset(request, queryset, view)
+
+
+def _loose_values(declared: dict[str, Filter], params: QueryDict) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for name, filter_ in declared.items():
+        for raw in params.getlist(name):
+            if isinstance(filter_, filters.BooleanFilter) and raw not in ("true", "false"):
+                errors[name] = ["Use true or false."]
+            elif raw == "" and not isinstance(filter_, filters.CharFilter):
+                errors[name] = ["Give a value, or leave the parameter out."]
+    return errors
 
 
 class _SupportedDateTimeField(IsoDateTimeField):
     def to_python(self, value: Any) -> datetime | None:
         result = super().to_python(value)
-        if result is not None and not in_supported_range(result):
-            raise ValidationError("Use a date between the years 1900 and 2999.", code="invalid")
-        return result
+        if result is None or in_supported_range(result):
+            return result
+        # A bound before or after every row Nexus can hold selects the same rows as the
+        # first or last moment it supports; comparing the raw value overflowed into a 500
+        # (9999-12-31T23:59:59-23:59). Any date-time the schema allows is accepted.
+        return EARLIEST if result.year <= EARLIEST.year else LATEST
 
 
 class AwareDateTimeFilter(filters.IsoDateTimeFilter):
-    """An ISO 8601 date-time filter that refuses years no clinic books in with a 400: the
-    database conversion of 9999-12-31T23:59:59-23:59 to UTC overflowed into a 500."""
+    """An ISO 8601 date-time filter; bounds past the years Nexus supports are read as
+    its first or last moment."""
 
     field_class = _SupportedDateTimeField

@@ -19,9 +19,10 @@ COUNT_CAP = 1_000
 
 
 def positive_int_param(request: Request, name: str, default: int) -> int:
-    """A whole number from 1 in the query string, or 400 (not a silent default)."""
+    """A whole number from 1 in the query string, or 400 (not a silent default): `page=`
+    with nothing after it is a client's mistake too, not a request for page 1."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         raise ValidationFailed(f"{name} must be a whole number from 1.", field=name)
