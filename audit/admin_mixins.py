@@ -6,14 +6,35 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.text import capfirst
 
 from audit.models import AuditEvent
 from audit.services import Target, audit_record
 
 
+class Unnamed:
+    """A row as the admin's own change log (LogEntry) should remember it: by kind and id.
+
+    Django stores `str(obj)` in LogEntry.object_repr and shows it on the admin index's
+    "Recent actions" panel, with no audit of that read; for a patient that is their name.
+    The log keeps "Patient #12" instead, which still links to the row."""
+
+    def __init__(self, obj: models.Model) -> None:
+        self.pk = obj.pk
+        self._meta = obj._meta
+
+    def __str__(self) -> str:
+        return unnamed_repr(self._meta.verbose_name, self.pk)
+
+
+def unnamed_repr(verbose_name: Any, pk: Any) -> str:
+    return f"{capfirst(verbose_name)} #{pk}"
+
+
 class AuditedAdminMixin(admin.ModelAdmin):
     """Records every patient row an admin list shows, every change page opened, and every
-    save, as the API does. Like the API, the page is not sent if the record cannot be made."""
+    save, as the API does. Like the API, the page is not sent if the record cannot be made.
+    The admin's own change log names these rows by kind and id only (see Unnamed)."""
 
     # "pk" when the model is Patient itself, else the attribute holding the patient's id.
     audit_patient_attr = "patient_id"
@@ -75,6 +96,16 @@ class AuditedAdminMixin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         self._audit(request, AuditEvent.Action.DELETE, list(queryset))
         super().delete_queryset(request, queryset)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return super().log_addition(request, Unnamed(obj), message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return super().log_change(request, Unnamed(obj), message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        # Django iterates what it is given; a list of stand-ins serves as well as a queryset.
+        return super().log_deletions(request, [Unnamed(obj) for obj in queryset])  # type: ignore[arg-type]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
