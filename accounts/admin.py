@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.access_audit import audited_by_caller
 from accounts.forms import UserInviteForm
 from accounts.models import ApiToken, User
 from accounts.services import (
@@ -55,10 +56,12 @@ class UserAdmin(BaseUserAdmin):
             messages.info(request, f"An invitation has been emailed to {obj.email}.")
             return
         setattr(request, _ACCESS_BEFORE, user_access(User.objects.get(pk=obj.pk)))
-        super().save_model(request, obj, form, change)
+        with audited_by_caller():  # save_related records the change, groups included
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
+        with audited_by_caller():
+            super().save_related(request, form, formsets, change)
         before = getattr(request, _ACCESS_BEFORE, None)
         after = user_access(form.instance)
         if change and before != after:

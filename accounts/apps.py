@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -15,6 +15,14 @@ class AccountsConfig(AppConfig):
         # (re)built after every app's; the sync is idempotent and completes once all the
         # permissions it grants exist. Every database, test ones included, gets the roles.
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_roles")
+
+        # Role (group) membership changes are audited whichever code makes them.
+        from accounts.access_audit import groups_changed
+        from accounts.models import User
+
+        m2m_changed.connect(
+            groups_changed, sender=User.groups.through, dispatch_uid="accounts.groups_changed"
+        )
 
 
 def _sync_roles(**kwargs: Any) -> None:

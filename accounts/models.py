@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts.access_audit import access_flags, flags_saved
 from nexus.errors import Conflict
 
 
@@ -47,6 +48,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     objects: ClassVar[UserManager] = UserManager()
 
+    # The access flags as loaded from the database (None for a new user); see save().
+    _access_loaded: dict[str, Any] | None = None
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -79,11 +83,22 @@ class User(AbstractBaseUser, PermissionsMixin):
         # and `manage.py changepassword` (set_password() leaves the new password in
         # `_password` until the save). The hashes never reach the record.
         password_changed = getattr(self, "_password", None) is not None and not self._state.adding
+        # Access flags are audited here too, for the same reason (accounts/access_audit.py).
+        adding, before = self._state.adding, self._access_loaded
         super().save(*args, **kwargs)
         if password_changed:
             from accounts.services import audit_password_change
 
             audit_password_change(user=self)
+        if adding or before is not None:
+            flags_saved(self, before=None if adding else before)
+        self._access_loaded = access_flags(self)
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> "User":
+        user = super().from_db(*args, **kwargs)
+        user._access_loaded = access_flags(user)
+        return user
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.access_audit import audited_by_caller
 from accounts.models import ApiToken, User
 from accounts.roles import PRACTICE_ADMIN, ROLE_PERMISSIONS
 from audit.models import AuditEvent
@@ -61,8 +62,9 @@ def user_invite(*, request: HttpRequest, user: User, role: str, invited_by: User
             "Someone with this email address already has an account.", field="email"
         )
     user.set_unusable_password()
-    user.save()
-    user.groups.add(Group.objects.get(name=role))
+    with audited_by_caller():  # the invitation event below names the role
+        user.save()
+        user.groups.add(Group.objects.get(name=role))
     audit_account(
         request=request,
         action=AuditEvent.Action.INVITE,
@@ -188,7 +190,8 @@ def user_role_change(*, request: HttpRequest, user: User, role: str, by: User) -
         return
     if role != PRACTICE_ADMIN:
         _keep_a_practice_admin(user)
-    user.groups.set([Group.objects.get(name=role)])
+    with audited_by_caller():
+        user.groups.set([Group.objects.get(name=role)])
     # Sessions remember that they met the second-factor rule; a new role may need one.
     user_sessions_end(user=user)
     audit_account(
@@ -212,7 +215,8 @@ def user_deactivate(*, request: HttpRequest, user: User, by: User) -> None:
     _keep_a_practice_admin(user)
     before = user_access(user)
     user.is_active = False
-    user.save(update_fields=["is_active"])
+    with audited_by_caller():
+        user.save(update_fields=["is_active"])
     user_sessions_end(user=user)
     audit_account(
         request=request,
@@ -229,7 +233,8 @@ def user_reactivate(*, request: HttpRequest, user: User, by: User) -> None:
         return
     before = user_access(user)
     user.is_active = True
-    user.save(update_fields=["is_active"])
+    with audited_by_caller():
+        user.save(update_fields=["is_active"])
     audit_account(
         request=request,
         action=AuditEvent.Action.ROLE_CHANGE,

@@ -4,6 +4,7 @@ import factory
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Group
 
+from accounts.access_audit import audited_by_caller
 from accounts.models import User
 from appointments.models import Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician, Discipline, TimeOff, WorkingHours
@@ -21,10 +22,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     full_name = factory.Faker("name", locale="en_AU")
     password = factory.django.Password("correct-horse-battery")
 
+    # A test's cast of users is its setting, not a change to who may do what: their
+    # creation leaves no access-change events in the trail the test then reads.
+    @classmethod
+    def _create(cls, model_class: type[User], *args: object, **kwargs: object) -> User:
+        with audited_by_caller():
+            return super()._create(model_class, *args, **kwargs)
+
     @factory.post_generation
     def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
         if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            with audited_by_caller():
+                self.groups.add(Group.objects.get(name=extracted))
 
     @factory.post_generation
     def totp(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
