@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure
@@ -86,6 +88,19 @@ def _exercise(
     call()
 
 
+@pytest.fixture
+def _connection_kept_between_requests():
+    # The WSGI handler closes the database connection when a request finishes; inside a
+    # test's transaction that would close the test's own connection (on PostgreSQL). Django's
+    # test client unhooks the same signal handlers for the same reason.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.mark.usefixtures("_connection_kept_between_requests")
 def test_the_api_answers_only_what_its_schema_promises(admin_user, practice, patient):
     # Given a practice with some rows for the generated ids to find, and a token for it all
     AppointmentFactory(
