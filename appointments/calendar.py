@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Prefetch, Q
 
 from accounts.models import User
+from appointments.availability import OpenBlock, open_blocks
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
@@ -19,6 +20,7 @@ from nexus.timezones import ZonedDateTime, in_zone
 
 ROW_MINUTES = 15
 ROW_PX = 18  # the height of one 15-minute row in the stylesheet
+ROW = timedelta(minutes=ROW_MINUTES)
 DEFAULT_FIRST_HOUR, DEFAULT_LAST_HOUR = 8, 18
 
 
@@ -114,7 +116,7 @@ def calendar_page(
     leave = list(
         TimeOff.objects.filter(clinician_id__in=ids, start__lt=window_end, end__gt=window_start)
         .filter(Q(clinic=clinic) | Q(clinic__isnull=True))
-        .only("clinician_id", "start", "end")
+        .only("clinician_id", "clinic_id", "start", "end")
     )
     shown = appointment_list(user=user).overlapping(window_start, window_end)
     if not show_cancelled:
@@ -125,6 +127,18 @@ def calendar_page(
     last = max([h.end_time.hour + (1 if h.end_time.minute else 0) for h in hours], default=0)
     first_hour, last_hour = min(first, DEFAULT_FIRST_HOUR), max(last, DEFAULT_LAST_HOUR)
     now = now or datetime.now(tz)
+    # Free rows come from the availability engine, which also counts the clinicians'
+    # appointments at other clinics: they cannot be in two places at once.
+    free_by_column: dict[tuple[date, int], list[OpenBlock]] = {}
+    for open_block in open_blocks(
+        clinician_ids=ids,
+        start_date=start_day,
+        end_date=day_list[-1],
+        clinic=clinic,
+        hours=hours,
+        time_off=leave,
+    ):
+        free_by_column.setdefault((open_block.day, open_block.clinician_id), []).append(open_block)
 
     columns = []
     for day in day_list:
@@ -138,36 +152,31 @@ def calendar_page(
                 top = max(0, round(start_min / ROW_MINUTES * ROW_PX))
                 return Placed(top, max(ROW_PX, round(end_min / ROW_MINUTES * ROW_PX) - top))
 
-            busy: list[tuple[datetime, datetime]] = []
             for a in appointments:
                 if a.clinician_id == clinician.pk and a.start.astimezone(tz).date() == day:
                     spot = place(a.start, a.end)
                     column.appointments.append(PlacedAppointment(spot.top, spot.height, a))
-                    if a.is_active:
-                        busy.append((a.start, a.end))
             for off in leave:
                 if off.clinician_id == clinician.pk:
                     day_end = origin.replace(hour=0) + timedelta(days=1)
                     if off.start < day_end and off.end > origin.replace(hour=0):
                         column.time_off.append(place(max(off.start, origin), min(off.end, day_end)))
-                        busy.append((off.start, off.end))
                         for placed in column.appointments:
                             a = placed.appointment
                             if a.is_active and a.start < off.end and a.end > off.start:
                                 placed.during_time_off = True
             for block in clinician.hours_here:
-                if block.weekday != day.weekday():
-                    continue
-                block_start = datetime.combine(day, block.start_time, tzinfo=tz)
-                block_end = datetime.combine(day, block.end_time, tzinfo=tz)
-                column.hours.append(place(block_start, block_end))
-                slot = block_start
-                while slot + timedelta(minutes=ROW_MINUTES) <= block_end:
-                    slot_end = slot + timedelta(minutes=ROW_MINUTES)
-                    if slot >= now and not any(s < slot_end and e > slot for s, e in busy):
-                        spot = place(slot, slot_end)
-                        column.free.append(FreeSlot(spot.top, spot.height, slot, tz))
-                    slot = slot_end
+                if block.weekday == day.weekday():
+                    column.hours.append(
+                        place(
+                            datetime.combine(day, block.start_time, tzinfo=tz),
+                            datetime.combine(day, block.end_time, tzinfo=tz),
+                        )
+                    )
+            for open_block in free_by_column.get((day, clinician.pk), []):
+                for slot in open_block.starts(length=ROW, step=ROW, not_before=now):
+                    spot = place(slot, slot + ROW)
+                    column.free.append(FreeSlot(spot.top, spot.height, slot.astimezone(tz), tz))
             columns.append(column)
 
     if days > 1:

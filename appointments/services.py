@@ -1,6 +1,6 @@
 """Booking, rescheduling and status changes: every write to an appointment goes through here."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from django.db import IntegrityError, transaction
@@ -8,11 +8,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from appointments.models import Appointment, AppointmentType
+from appointments.models import MAX_APPOINTMENT_LENGTH, Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
 from integrations.models import Message
 from integrations.services import appointment_notify
-from nexus.errors import InvalidTransition, OutsideWorkingHours, SlotUnavailable, ValidationFailed
+from nexus.errors import (
+    InvalidTransition,
+    OutsideWorkingHours,
+    PermissionDenied,
+    SlotUnavailable,
+    ValidationFailed,
+)
 from patients.models import Patient
 
 log = structlog.get_logger(__name__)
@@ -57,6 +63,17 @@ def within_working_hours(
     return not on_leave.exists()
 
 
+def _check_override(*, by: User | None, override_working_hours: bool) -> None:
+    """Only staff holding the permission may place an appointment outside working hours.
+    `by` is None when the practice's own code acts with no person behind it (an import,
+    a task); the caller then decides, as it does for everything else it writes."""
+    denied = by is not None and not by.has_perm("appointments.override_working_hours")
+    if override_working_hours and denied:
+        raise PermissionDenied(
+            "You may not book outside working hours.", field="override_working_hours"
+        )
+
+
 def _check_slot(
     *,
     clinician: Clinician,
@@ -68,8 +85,8 @@ def _check_slot(
 ) -> None:
     if end <= start:
         raise ValidationFailed("The appointment must end after it starts.", field="end")
-    if end - start > timedelta(hours=12):
-        raise ValidationFailed("An appointment cannot be longer than 12 hours.", field="end")
+    if end - start > MAX_APPOINTMENT_LENGTH:
+        raise ValidationFailed("An appointment cannot last more than 24 hours.", field="end")
     if not clinician.is_active:
         raise ValidationFailed("This clinician is no longer active.", field="clinician")
     if not clinician.clinics.filter(pk=clinic.pk).exists():
@@ -112,6 +129,8 @@ def appointment_book(
     created_by: User | None = None,
     override_working_hours: bool = False,
 ) -> Appointment:
+    """`created_by` is the person booking: it decides whether they may override."""
+    _check_override(by=created_by, override_working_hours=override_working_hours)
     if patient.archived:
         raise ValidationFailed("This patient is archived; restore them first.", field="patient")
     if not appointment_type.is_active:
@@ -167,7 +186,10 @@ def appointment_reschedule(
     clinician: Clinician | None = None,
     clinic: Clinic | None = None,
     override_working_hours: bool = False,
+    by: User | None = None,
 ) -> Appointment:
+    """`by` is the person moving it: it decides whether they may override."""
+    _check_override(by=by, override_working_hours=override_working_hours)
     current = _lock(appointment)
     if current.status not in (Status.BOOKED, Status.CONFIRMED):
         raise InvalidTransition(

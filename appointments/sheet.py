@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -15,6 +15,7 @@ from appointments.models import Appointment
 from appointments.selectors import appointment_list
 from audit.services import audit_read
 from clinicians.models import Clinic, Clinician
+from clinicians.selectors import clinic_chosen, clinics_open
 from nexus.dates import parse_date
 from nexus.http import StaffRequest
 
@@ -84,12 +85,9 @@ def day_sheets(*, user: User, clinic: Clinic, day: date, clinician_ids: list[int
 @permission_required("appointments.view_appointment", raise_exception=True)
 def day_sheet(request: StaffRequest) -> HttpResponse:
     user = request.user
-    clinics = Clinic.objects.filter(is_active=True).order_by("name")
-    chosen_clinic = request.GET.get("clinic", "")
-    known = chosen_clinic.isdigit() and len(chosen_clinic) < 10
-    clinic = (clinics.filter(pk=chosen_clinic).first() if known else None) or get_object_or_404(
-        clinics[:1]
-    )
+    clinic = clinic_chosen(session=request.session, chosen=request.GET.get("clinic", ""))
+    if clinic is None:
+        raise Http404("No clinic is open.")
     day = parse_date(request.GET.get("date", "")) or timezone.localdate(timezone=clinic.tz)
     # Ids beyond a 32-bit key are nobody (and would overflow SQLite's integer).
     chosen = [int(c) for c in request.GET.getlist("clinician") if c.isdigit() and len(c) < 10]
@@ -98,7 +96,7 @@ def day_sheet(request: StaffRequest) -> HttpResponse:
     audit_read(request=request, records=shown, view="day_sheet")
     context = {
         "clinic": clinic,
-        "clinics": clinics,
+        "clinics": clinics_open(),
         "day": day,
         "sheets": sheets,
         "chosen": chosen,

@@ -33,7 +33,7 @@ from appointments.services import (
 from audit.models import AuditEvent
 from audit.services import Target, audit_change, audit_read, audit_record
 from clinicians.models import Clinic, Clinician
-from clinicians.selectors import clinic_remembered
+from clinicians.selectors import clinic_chosen, clinics_open
 from nexus.dates import parse_aware_datetime, parse_date
 from nexus.errors import DomainError, OutsideWorkingHours
 from nexus.http import StaffRequest
@@ -44,7 +44,7 @@ VIEWS = {"day": 1, "week": 7}
 
 
 def _clinic(request: StaffRequest) -> Clinic:
-    clinic = clinic_remembered(session=request.session, chosen=request.GET.get("clinic", ""))
+    clinic = clinic_chosen(session=request.session, chosen=request.GET.get("clinic", ""))
     if clinic is None:
         raise Http404("No clinic is open.")
     return clinic
@@ -99,7 +99,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
         "day_url": calendar_url(clinic, day, "day", **extra),
         "week_url": calendar_url(clinic, day, "week", **extra),
         "for_patient": for_patient,
-        "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
+        "clinics": clinics_open(),
         "chosen": chosen,
         "column_count": len(page.columns),
         "sheet_url": f"{reverse('appointments:day_sheet')}?"
@@ -193,34 +193,28 @@ def book(request: StaffRequest) -> HttpResponse:
         form = BookingForm(initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        override = data["override_working_hours"]
-        if override and not request.user.has_perm("appointments.override_working_hours"):
-            form.add_error("override_working_hours", "You may not book outside working hours.")
+        try:
+            appointment = appointment_book(
+                patient=data["patient"],
+                clinician=data["clinician"],
+                clinic=data["clinic"],
+                appointment_type=data["appointment_type"],
+                start=form.start_in(data["clinic"]),
+                notes=data["notes"],
+                created_by=request.user,
+                override_working_hours=data["override_working_hours"],
+            )
+        except DomainError as error:
+            _form_error(form, error)
         else:
-            try:
-                appointment = appointment_book(
-                    patient=data["patient"],
-                    clinician=data["clinician"],
-                    clinic=data["clinic"],
-                    appointment_type=data["appointment_type"],
-                    start=form.start_in(data["clinic"]),
-                    notes=data["notes"],
-                    created_by=request.user,
-                    override_working_hours=override,
-                )
-            except DomainError as error:
-                _form_error(form, error)
-            else:
-                audit_change(
-                    request=request, record=appointment, view="calendar_book", created=True
-                )
-                when = timezone.localtime(appointment.start, appointment.clinic.tz)
-                return _done(
-                    request,
-                    appointment,
-                    f"Booked {appointment.patient} with {appointment.clinician} "
-                    f"on {when:%a %-d %b at %-I:%M %p}.",
-                )
+            audit_change(request=request, record=appointment, view="calendar_book", created=True)
+            when = timezone.localtime(appointment.start, appointment.clinic.tz)
+            return _done(
+                request,
+                appointment,
+                f"Booked {appointment.patient} with {appointment.clinician} "
+                f"on {when:%a %-d %b at %-I:%M %p}.",
+            )
     # Keep the chosen patient on show when the form comes back with an error.
     patient = form.cleaned_data.get("patient") if form.is_bound else chosen_patient
     return _panel(request, "appointments/book.html", {"form": form, "patient": patient})
@@ -345,22 +339,19 @@ def appointment_move(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     form = RescheduleForm(request.POST)
     if form.is_valid():
-        override = form.cleaned_data["override_working_hours"]
-        if override and not request.user.has_perm("appointments.override_working_hours"):
-            form.add_error("override_working_hours", "You may not book outside working hours.")
+        try:
+            updated = appointment_reschedule(
+                appointment=appointment,
+                start=form.start_in(appointment.clinic),
+                clinician=form.cleaned_data["clinician"],
+                override_working_hours=form.cleaned_data["override_working_hours"],
+                by=request.user,
+            )
+        except DomainError as error:
+            _form_error(form, error)
         else:
-            try:
-                updated = appointment_reschedule(
-                    appointment=appointment,
-                    start=form.start_in(appointment.clinic),
-                    clinician=form.cleaned_data["clinician"],
-                    override_working_hours=override,
-                )
-            except DomainError as error:
-                _form_error(form, error)
-            else:
-                audit_change(request=request, record=updated, view="calendar_reschedule")
-                return _done(request, updated, f"Moved {updated.patient}'s appointment.")
+            audit_change(request=request, record=updated, view="calendar_reschedule")
+            return _done(request, updated, f"Moved {updated.patient}'s appointment.")
     return _panel(
         request, "appointments/panel.html", _panel_context(appointment, reschedule_form=form)
     )

@@ -1,18 +1,28 @@
-"""Reads about clinics for staff pages."""
+"""Reads about clinics and clinicians for staff pages."""
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.db.models import QuerySet
 
-from clinicians.models import Clinic
+from accounts.models import User
+from clinicians.models import Clinic, Clinician
 
 # The clinic the staff member last chose, so the calendar and the day page open on it.
 CLINIC_SESSION_KEY = "nexus_clinic_id"
 
 
-def clinic_remembered(*, session: SessionBase, chosen: str = "") -> Clinic | None:
-    """The clinic a staff page is about: the one asked for (remembered for the session),
-    else the one chosen earlier in the session, else the first active clinic."""
-    clinics = Clinic.objects.filter(is_active=True).order_by("name")
-    clinic = clinics.filter(pk=chosen).first() if chosen.isdigit() else None
+def clinics_open() -> QuerySet[Clinic]:
+    """The active clinics, by name: the choices of every "which clinic" menu."""
+    return Clinic.objects.filter(is_active=True).order_by("name")
+
+
+def clinic_chosen(*, session: SessionBase, chosen: str = "") -> Clinic | None:
+    """The clinic a staff page (dashboard, calendar, day sheet) is about: the one asked for
+    (remembered for the session), else the one chosen earlier in the session, else the
+    first active clinic. None when no clinic is open."""
+    clinics = clinics_open()
+    # Ids beyond a 32-bit key are nobody (and would overflow the database's integer).
+    asked = chosen.isdigit() and len(chosen) < 10
+    clinic = clinics.filter(pk=chosen).first() if asked else None
     remembered = session.get(CLINIC_SESSION_KEY)
     if clinic is None and isinstance(remembered, int):
         clinic = clinics.filter(pk=remembered).first()
@@ -20,3 +30,8 @@ def clinic_remembered(*, session: SessionBase, chosen: str = "") -> Clinic | Non
     if clinic is not None and remembered != clinic.pk:
         session[CLINIC_SESSION_KEY] = clinic.pk
     return clinic
+
+
+def clinician_of(*, user: User) -> Clinician | None:
+    """The clinician record of a signed-in user, if they are one."""
+    return Clinician.objects.filter(user=user).first()

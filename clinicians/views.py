@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from appointments.models import Appointment
+from appointments.selectors import appointments_during_time_off
 from audit.services import audit_read
 from clinicians.forms import ClinicianForm, TimeOffForm, WorkingHoursFormSet
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
@@ -92,14 +92,8 @@ def time_off_add(request: HttpRequest, pk: int) -> HttpResponse:
         }
         return render(request, "clinicians/form.html", context, status=400)
     leave = form.save()
-    clashes = Appointment.objects.overlapping(leave.start, leave.end).filter(
-        clinician=clinician, status__in=Appointment.ACTIVE_STATUSES
-    )
-    if leave.clinic_id:
-        clashes = clashes.filter(clinic_id=leave.clinic_id)
-    clashing = list(
-        clashes.select_related("patient", "clinic").order_by("start")[: CLASHES_NAMED + 1]
-    )
+    clashes = appointments_during_time_off(leave=leave)
+    clashing = list(clashes[: CLASHES_NAMED + 1])
     if clashing:
         named = clashing[:CLASHES_NAMED]
         audit_read(request=request, records=named, view="time_off_clashes")  # names shown

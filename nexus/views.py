@@ -1,5 +1,3 @@
-from datetime import datetime, time, timedelta
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -7,13 +5,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from appointments.models import Appointment
-from appointments.selectors import appointment_list
+from appointments.selectors import appointments_of_the_day
 from appointments.services import appointment_next_statuses
 from audit.services import audit_read
-from clinicians.models import Clinic, Clinician
-from clinicians.selectors import clinic_remembered
+from clinicians.selectors import clinic_chosen, clinician_of, clinics_open
 from nexus.http import StaffRequest
-from notes.models import ClinicalNote
+from notes.selectors import note_drafts
 
 TODAY_LIMIT = 100
 QUICK_STATUSES = (Appointment.Status.ARRIVED, Appointment.Status.COMPLETED)
@@ -27,20 +24,12 @@ def home(request: StaffRequest) -> HttpResponse:
     user = request.user
     context: dict[str, object] = {}
     # An unknown or closed clinic falls back to the one chosen earlier, then the first one.
-    clinic = clinic_remembered(session=request.session, chosen=request.GET.get("clinic", ""))
+    clinic = clinic_chosen(session=request.session, chosen=request.GET.get("clinic", ""))
     if clinic is not None and user.has_perm("appointments.view_appointment"):
         today = timezone.localdate(timezone=clinic.tz)
-        start = datetime.combine(today, time.min, tzinfo=clinic.tz)
-        appointments = appointment_list(user=user).filter(
-            clinic=clinic, start__gte=start, start__lt=start + timedelta(days=1)
-        )
-        me = Clinician.objects.filter(user=user).first()
-        if me is not None:
-            appointments = appointments.filter(clinician=me)
+        me = clinician_of(user=user)
         todays = list(
-            appointments.exclude(status=Appointment.Status.CANCELLED).order_by("start")[
-                :TODAY_LIMIT
-            ]
+            appointments_of_the_day(user=user, clinic=clinic, day=today, clinician=me)[:TODAY_LIMIT]
         )
         audit_read(request=request, records=todays, view="dashboard")
         if user.has_perm("appointments.change_appointment"):
@@ -51,20 +40,13 @@ def home(request: StaffRequest) -> HttpResponse:
                 ]
         context |= {
             "clinic": clinic,
-            "clinics": Clinic.objects.filter(is_active=True).order_by("name"),
+            "clinics": clinics_open(),
             "mine": me is not None,
             "today": today,
             "appointments": todays,
             "arrived": [a for a in todays if a.status == Appointment.Status.ARRIVED],
         }
     if user.has_perm("notes.add_clinicalnote"):
-        context["drafts"] = drafts = list(
-            ClinicalNote.objects.filter(author=user, status=ClinicalNote.Status.DRAFT)
-            .select_related("patient")
-            .only(
-                "id", "kind", "title", "created_at", "patient__given_name", "patient__family_name"
-            )
-            .order_by("created_at")[:20]
-        )
+        context["drafts"] = drafts = list(note_drafts(author=user)[:20])
         audit_read(request=request, records=drafts, view="dashboard_drafts")
     return render(request, "home.html", context)

@@ -24,3 +24,13 @@ def note_addenda(*, user: User, note: ClinicalNote) -> list[ClinicalNote]:
     signed = addenda.filter(status=ClinicalNote.Status.SIGNED).order_by("signed_at", "id")
     drafts = addenda.filter(status=ClinicalNote.Status.DRAFT).order_by("created_at", "id")
     return [*signed, *drafts]
+
+
+def note_drafts(*, author: User) -> QuerySet[ClinicalNote]:
+    """The author's unsigned notes, oldest first, with just what a list of them shows."""
+    return (
+        ClinicalNote.objects.filter(author=author, status=ClinicalNote.Status.DRAFT)
+        .select_related("patient")
+        .only("id", "kind", "title", "created_at", "patient__given_name", "patient__family_name")
+        .order_by("created_at")
+    )

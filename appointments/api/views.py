@@ -23,7 +23,6 @@ from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import AwareDateTimeFilter, IdFilter
 from nexus.api.pagination import CursorPagination
 from nexus.api.permissions import request_user
-from nexus.errors import PermissionDenied
 
 CHANGE = ["appointments.change_appointment"]
 
@@ -76,15 +75,10 @@ class AppointmentViewSet(
     def get_queryset(self) -> QuerySet[Appointment]:
         return appointment_list(user=request_user(self.request))
 
-    def _check_override(self, wanted: bool) -> None:
-        if wanted and not self.request.user.has_perm("appointments.override_working_hours"):
-            raise PermissionDenied("You may not book outside working hours.")
-
     @extend_schema(request=AppointmentBookSerializer, responses={201: AppointmentSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = AppointmentBookSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self._check_override(serializer.validated_data["override_working_hours"])
         appointment = services.appointment_book(
             created_by=request_user(request), **serializer.validated_data
         )
@@ -99,10 +93,12 @@ class AppointmentViewSet(
         override = data.pop("override_working_hours", False)
         notes = data.pop("notes", None)
         if data:
-            self._check_override(override)
             data.setdefault("start", appointment.start)
             appointment = services.appointment_reschedule(
-                appointment=appointment, override_working_hours=override, **data
+                appointment=appointment,
+                override_working_hours=override,
+                by=request_user(request),
+                **data,
             )
         if notes is not None:
             appointment = services.appointment_update_notes(appointment=appointment, notes=notes)
