@@ -1,5 +1,6 @@
 import datetime as dt
 from datetime import datetime
+from typing import Any, cast
 
 from django import forms
 
@@ -47,6 +48,22 @@ class BookingForm(_WhenForm):
     override_working_hours = forms.BooleanField(
         required=False, label="Book outside working hours or during time off"
     )
+
+    def __init__(self, *args: Any, clinic: Clinic | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if clinic is not None:  # only the clinicians who work at the chosen clinic
+            clinician = cast(forms.ModelChoiceField, self.fields["clinician"])
+            clinician.queryset = Clinician.objects.filter(is_active=True, clinics=clinic)
+        # The browser offers the start times that fit (a <datalist> beside the field).
+        self.fields["time"].widget.attrs["list"] = "booking-start-times"
+
+    def choice(self, name: str) -> Any:
+        """What the field holds now, submitted or initial, or None while it is not valid:
+        the panel works out the start times that fit before the form is complete."""
+        try:
+            return self.fields[name].clean(self[name].value())
+        except forms.ValidationError:
+            return None
 
 
 class RescheduleForm(_WhenForm):

@@ -96,3 +96,23 @@ def appointments_of_the_day(
     if clinician is not None:
         appointments = appointments.filter(clinician=clinician)
     return appointments.exclude(status=Appointment.Status.CANCELLED).order_by("start")
+
+
+def booking_starts(
+    *,
+    clinician: Clinician,
+    clinic: Clinic,
+    appointment_type: AppointmentType,
+    day: date,
+    now: datetime | None = None,
+) -> list[ZonedDateTime]:
+    """The clinic-local start times on `day` at which the whole of this type fits in the
+    clinician's free time at this clinic: what the staff booking panel offers."""
+    length = appointment_type.duration
+    return [
+        in_zone(start, clinic.tz)
+        for block in open_blocks(
+            clinician_ids=[clinician.pk], start_date=day, end_date=day, clinic=clinic
+        )
+        for start in block.starts(length=length, not_before=now or timezone.now())
+    ]

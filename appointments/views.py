@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
 from appointments.forms import BookingForm, CancelForm, RescheduleForm, StatusForm
 from appointments.models import Appointment
-from appointments.selectors import appointment_list
+from appointments.selectors import appointment_list, booking_starts
 from appointments.services import (
     appointment_book,
     appointment_cancel,
@@ -41,10 +41,13 @@ from patients.models import Patient
 from patients.selectors import patient_list
 
 VIEWS = {"day": 1, "week": 7}
+# What the booking panel's query may fill in (the panel asks again when one changes).
+BOOKING_QUERY = ("clinician", "appointment_type", "date", "time", "notes")
 
 
-def _clinic(request: StaffRequest) -> Clinic:
-    clinic = clinic_chosen(session=request.session, chosen=request.GET.get("clinic", ""))
+def _clinic(request: StaffRequest, chosen: str | None = None) -> Clinic:
+    asked = request.GET.get("clinic", "") if chosen is None else chosen
+    clinic = clinic_chosen(session=request.session, chosen=asked)
     if clinic is None:
         raise Http404("No clinic is open.")
     return clinic
@@ -177,20 +180,25 @@ def _form_error(form: Form, error: DomainError) -> None:
 @login_required
 @permission_required("appointments.add_appointment", raise_exception=True)
 def book(request: StaffRequest) -> HttpResponse:
-    """Book a patient into a free time: the slot comes from the calendar."""
+    """Book a patient into a free time: the slot comes from the calendar. Changing the type,
+    clinician or day asks again (GET) for the start times that fit."""
     chosen_patient = None
     if request.method == "POST":
-        form = BookingForm(request.POST)
+        clinic = _clinic(request, request.POST.get("clinic", ""))
+        form = BookingForm(request.POST, clinic=clinic)
     else:
-        initial: dict[str, Any] = {"clinician": request.GET.get("clinician")}
-        if chosen_patient := _patient_from(request, request.GET.get("patient", "")):
-            initial["patient"] = chosen_patient.pk
         clinic = _clinic(request)
-        initial["clinic"] = clinic.pk
-        if start := parse_aware_datetime(request.GET.get("start", "")):
+        query = request.GET
+        initial: dict[str, Any] = {
+            "clinic": clinic.pk,
+            **{name: query[name] for name in BOOKING_QUERY if query.get(name)},
+        }
+        if chosen_patient := _patient_from(request, query.get("patient", "")):
+            initial["patient"] = chosen_patient.pk
+        if start := parse_aware_datetime(query.get("start", "")):
             start = start.astimezone(clinic.tz)
             initial |= {"date": start.date(), "time": start.time().replace(second=0)}
-        form = BookingForm(initial=initial)
+        form = BookingForm(initial=initial, clinic=clinic)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -217,7 +225,23 @@ def book(request: StaffRequest) -> HttpResponse:
             )
     # Keep the chosen patient on show when the form comes back with an error.
     patient = form.cleaned_data.get("patient") if form.is_bound else chosen_patient
-    return _panel(request, "appointments/book.html", {"form": form, "patient": patient})
+    context = {"form": form, "patient": patient, **_starts_that_fit(form, clinic)}
+    return _panel(request, "appointments/book.html", context)
+
+
+def _starts_that_fit(form: BookingForm, clinic: Clinic) -> dict[str, Any]:
+    """The start times the panel offers: only those where the chosen type's whole length
+    is free (issue 10), and whether the time in the form is one of them."""
+    clinician, kind = form.choice("clinician"), form.choice("appointment_type")
+    day, at = form.choice("date"), form.choice("time")
+    if clinician is None or kind is None or day is None:
+        return {"starts": None}
+    starts = booking_starts(clinician=clinician, clinic=clinic, appointment_type=kind, day=day)
+    return {
+        "starts": starts,
+        "kind": kind,
+        "fits": at is None or any(s.time() == at for s in starts),
+    }
 
 
 def _patient_from(request: StaffRequest, pk: str) -> Patient | None:

@@ -1,0 +1,101 @@
+"""The staff booking panel offers only what can be booked (issue 10.12): start times where
+the chosen type's whole length is free, and the clinicians of the chosen clinic."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from tests.conftest import MONDAY, sydney
+from tests.factories import (
+    AppointmentFactory,
+    AppointmentTypeFactory,
+    ClinicFactory,
+    ClinicianFactory,
+    PatientFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk() -> Client:
+    client = Client()
+    client.force_login(UserFactory(role="reception"))
+    return client
+
+
+def panel(desk: Client, practice, **query) -> str:
+    params = {"clinic": practice.clinic.pk, "clinician": practice.clinician.pk, **query}
+    response = desk.get("/calendar/book/", params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def offered(page: str) -> list[str]:
+    (datalist,) = re.findall(r'<datalist id="booking-start-times">(.*?)</datalist>', page, re.S)
+    return re.findall(r'<option value="(\d\d:\d\d)">', datalist)
+
+
+def test_the_panel_offers_only_start_times_an_hour_long_type_fits(desk, practice):
+    # Given a 09:00-17:00 Monday with a booking at 11:00-11:30 and a 60-minute type
+    AppointmentFactory(
+        patient=PatientFactory(),
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 11),
+    )
+    hour = AppointmentTypeFactory(name="Initial assessment", duration_minutes=60)
+
+    # When reception opens the panel from the 16:30 free time and chooses that type
+    page = panel(desk, practice, start=sydney(MONDAY, 16, 30).isoformat(), appointment_type=hour.pk)
+
+    # Then only starts whose whole hour is free are offered, and 16:30 is said not to fit
+    starts = offered(page)
+    assert starts[0] == "09:00" and starts[-1] == "16:00"
+    assert "10:00" in starts and "11:30" in starts
+    for taken in ("10:15", "10:30", "10:45", "11:00", "11:15", "16:15", "16:30"):
+        assert taken not in starts
+    assert 'list="booking-start-times"' in page
+    assert "A 60-minute Initial assessment does not fit at this time." in page
+    assert "It fits at 9:00 AM and 23 other times" in page
+
+
+def test_a_time_that_fits_gets_no_warning_and_a_full_day_says_so(desk, practice):
+    fits = panel(
+        desk, practice, start=sydney(MONDAY, 10).isoformat(), appointment_type=practice.consult.pk
+    )
+    whole_day = AppointmentTypeFactory(name="Clinic day", duration_minutes=9 * 60)
+    full = panel(desk, practice, date=MONDAY.isoformat(), appointment_type=whole_day.pk)
+
+    assert "10:00" in offered(fits)
+    assert "does not fit" not in fits
+    assert offered(full) == []
+    assert "No free time this day fits a 540-minute Clinic day" in full
+
+
+def test_the_panel_lists_only_the_chosen_clinics_clinicians(desk, practice, patient):
+    elsewhere = ClinicianFactory(
+        given_name="Zed", family_name="Elsewhere", clinics=[ClinicFactory(name="Perth")]
+    )
+
+    page = panel(desk, practice, start=sydney(MONDAY, 10).isoformat())
+    booked = desk.post(
+        "/calendar/book/",
+        {
+            "patient": patient.pk,
+            "clinician": elsewhere.pk,
+            "clinic": practice.clinic.pk,
+            "appointment_type": practice.consult.pk,
+            "date": MONDAY.isoformat(),
+            "time": "10:00",
+        },
+    )
+
+    assert f'<option value="{practice.clinician.pk}"' in page
+    assert f'<option value="{elsewhere.pk}"' not in page
+    assert booked.status_code == 200  # the form again, with the refusal
+    assert "Select a valid choice" in booked.content.decode()
+    assert not patient.appointments.exists()
