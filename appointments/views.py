@@ -30,8 +30,7 @@ from appointments.services import (
     appointment_undo_status,
     appointment_undo_target,
 )
-from audit.models import AuditEvent
-from audit.services import Target, audit_change, audit_read, audit_record
+from audit.services import audit_change, audit_read
 from clinicians.models import Clinic, Clinician
 from clinicians.selectors import clinic_chosen, clinics_open
 from nexus.dates import parse_aware_datetime, parse_date
@@ -328,11 +327,11 @@ def appointment_undo(request: StaffRequest, pk: int) -> HttpResponse:
         context["error"] = error.detail
         return _panel(request, "appointments/panel.html", context)
     # What was undone is part of the record: an undo must not look like a fresh change.
-    audit_record(
+    audit_change(
         request=request,
-        action=AuditEvent.Action.UPDATE,
-        targets=[Target.of(updated, "patient_id")],
-        detail={"view": "calendar_undo", "undone": appointment.status, "to": updated.status},
+        record=updated,
+        view="calendar_undo",
+        detail={"undone": appointment.status, "to": updated.status},
     )
     return _done(request, updated, f"Undid {updated.patient}'s {undone}.")
 

@@ -115,13 +115,15 @@ def audit_change(
     record: models.Model,
     view: str,
     created: bool = False,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """A staff page created (`created=True`) or changed one record."""
+    """A staff page created (`created=True`) or changed one record; `detail` adds what the
+    trail must say beyond the view (an undo names what it undid). Never patient data."""
     audit_record(
         request=request,
         action=AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE,
         targets=[_target(record)],
-        detail={"view": view},
+        detail={"view": view, **(detail or {})},
     )
 
 

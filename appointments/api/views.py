@@ -70,6 +70,7 @@ class AppointmentViewSet(
         "complete": CHANGE,
         "cancel": CHANGE,
         "no_show": CHANGE,
+        "undo": CHANGE,
     }
 
     def get_queryset(self) -> QuerySet[Appointment]:
@@ -134,3 +135,21 @@ class AppointmentViewSet(
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request: Request, pk: str | None = None) -> Response:
         return self._transition(services.appointment_mark_no_show)
+
+    @extend_schema(
+        request=None,
+        responses=AppointmentSerializer,
+        description=(
+            "Take back an arrival, a no-show or a completion marked by mistake: back to the "
+            "status before it. Only on the appointment's day (in its clinic's zone); a no-show "
+            "whose time has been booked since stays (409 slot_unavailable). Anything else "
+            "answers 409 invalid_transition."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        appointment = self.get_object()
+        undone = appointment.status
+        updated = services.appointment_undo_status(appointment=appointment)
+        self.audit_extra = {"undone": undone, "to": updated.status}
+        return Response(AppointmentSerializer(self.get_queryset().get(pk=updated.pk)).data)

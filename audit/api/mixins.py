@@ -33,6 +33,8 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
     # How to find the patient on an object: "pk" for Patient itself, else "patient_id".
     audit_patient_attr = "patient_id"
     audit_detail_actions: dict[str, str] = {}
+    # An action may set `self.audit_extra` (a dict, never patient data) to say more in the
+    # event's detail, e.g. what an undo undid.
 
     def get_object(self) -> Any:
         obj = super().get_object()
@@ -77,7 +79,11 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
                     targets=targets,
                     outcome=AuditEvent.Outcome.SUCCESS if ok else AuditEvent.Outcome.FAILURE,
                     # The route and status, never the search text: it is usually a name.
-                    detail={"view": self.action, "status": response.status_code},
+                    detail={
+                        "view": self.action,
+                        "status": response.status_code,
+                        **getattr(self, "audit_extra", {}),
+                    },
                 )
             except AuditUnavailable as error:
                 audit_failed(request)
