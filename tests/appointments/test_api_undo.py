@@ -17,17 +17,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/appointments/"
 
 
-@pytest.fixture
-def at_ten(practice, patient):
-    return AppointmentFactory(
-        patient=patient,
-        clinician=practice.clinician,
-        clinic=practice.clinic,
-        appointment_type=practice.consult,
-        start=sydney(MONDAY, 10),
-    )
-
-
 def test_undo_takes_an_arrival_back_and_the_trail_says_what_was_undone(
     reception_api, at_ten, now_is
 ):

@@ -13,17 +13,9 @@ from tests.factories import (
     ClinicFactory,
     ClinicianFactory,
     PatientFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 def panel(desk: Client, practice, **query) -> str:

@@ -21,13 +21,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def desk(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
-
-
 def calendar(client: Client, practice, **query):
     params = {"clinic": practice.clinic.pk, "date": MONDAY.isoformat(), **query}
     return client.get("/calendar/", params)

@@ -4,20 +4,12 @@ view, not to the day view of all clinicians (issue 10.6)."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.test import Client
 
 from appointments.models import Appointment
 from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, ClinicianFactory, UserFactory, WorkingHoursFactory
+from tests.factories import AppointmentFactory, ClinicianFactory, WorkingHoursFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 def on_page(practice, **query: str) -> dict[str, str]:

@@ -12,13 +12,6 @@ from tests.factories import AppointmentFactory, ClinicianFactory, UserFactory, W
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def desk(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
-
-
 def week(client: Client, practice, **query):
     params = {"clinic": practice.clinic.pk, "date": MONDAY.isoformat(), "view": "week", **query}
     return client.get("/calendar/", params)

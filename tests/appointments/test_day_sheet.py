@@ -9,18 +9,10 @@ from tests.factories import (
     AppointmentFactory,
     ClinicianFactory,
     PatientFactory,
-    UserFactory,
     WorkingHoursFactory,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 @pytest.fixture

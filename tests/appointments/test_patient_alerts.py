@@ -2,19 +2,11 @@
 appointment's block and panel, at no extra query per appointment."""
 
 import pytest
-from django.test import Client
 
 from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, PatientFactory, UserFactory
+from tests.factories import AppointmentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 @pytest.fixture

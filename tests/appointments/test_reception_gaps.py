@@ -15,13 +15,6 @@ from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory, U
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
-
-
 def test_book_on_the_chart_carries_the_patient_into_the_booking_panel(desk, practice):
     ada = PatientFactory(given_name="Ada", family_name="Lovelace", home_clinic=practice.clinic)
 

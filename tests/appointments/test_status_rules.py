@@ -16,27 +16,9 @@ from appointments.services import (
 from audit.models import AuditEvent
 from nexus.errors import InvalidTransition, SlotUnavailable
 from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, PatientFactory, UserFactory
+from tests.factories import AppointmentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
-
-
-@pytest.fixture
-def at_ten(practice, patient) -> Appointment:
-    return AppointmentFactory(
-        patient=patient,
-        clinician=practice.clinician,
-        clinic=practice.clinic,
-        appointment_type=practice.consult,
-        start=sydney(MONDAY, 10),
-    )
 
 
 def buttons(client: Client, appointment: Appointment) -> list[str]:

@@ -1,0 +1,28 @@
+"""Fixtures the appointment tests share: reception at the desk and a booking at 10:00."""
+
+import pytest
+from django.test import Client
+
+from appointments.models import Appointment
+from tests.conftest import MONDAY, sydney
+from tests.factories import AppointmentFactory, UserFactory
+
+
+@pytest.fixture
+def desk(db) -> Client:
+    """A receptionist signed in to the staff pages."""
+    client = Client()
+    client.force_login(UserFactory(role="reception"))
+    return client
+
+
+@pytest.fixture
+def at_ten(practice, patient) -> Appointment:
+    """The practice clinician's 30-minute consultation with Ada at 10:00 on MONDAY."""
+    return AppointmentFactory(
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 10),
+    )
