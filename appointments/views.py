@@ -33,7 +33,7 @@ from appointments.services import (
 from audit.services import audit_change, audit_read
 from clinicians.models import Clinic, Clinician
 from clinicians.selectors import clinic_chosen, clinics_open
-from nexus.dates import parse_aware_datetime, parse_date
+from nexus.dates import in_supported_range, parse_aware_datetime, parse_date
 from nexus.errors import DomainError, OutsideWorkingHours
 from nexus.http import StaffRequest
 from patients.models import Patient
@@ -233,7 +233,7 @@ def _starts_that_fit(form: BookingForm, clinic: Clinic) -> dict[str, Any]:
     is free (issue 10), and whether the time in the form is one of them."""
     clinician, kind = form.choice("clinician"), form.choice("appointment_type")
     day, at = form.choice("date"), form.choice("time")
-    if clinician is None or kind is None or day is None:
+    if clinician is None or kind is None or day is None or not in_supported_range(day):
         return {"starts": None}
     starts = booking_starts(clinician=clinician, clinic=clinic, appointment_type=kind, day=day)
     return {

@@ -91,3 +91,10 @@ def test_the_panel_lists_only_the_chosen_clinics_clinicians(desk, practice, pati
     assert booked.status_code == 200  # the form again, with the refusal
     assert "Select a valid choice" in booked.content.decode()
     assert not patient.appointments.exists()
+
+
+def test_a_far_off_day_in_the_query_is_not_an_error(desk, practice):
+    page = panel(desk, practice, date="9999-12-31", appointment_type=practice.consult.pk)
+
+    assert "booking-start-times" in page  # the field is there; no times are offered
+    assert "<datalist" not in page
