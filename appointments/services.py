@@ -3,7 +3,7 @@
 from datetime import datetime
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 Status = Appointment.Status
 OVERLAP_CONSTRAINT = "appointment_no_overlap"
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL SQLSTATE deadlock_detected
 
 
 def _clashes(
@@ -104,6 +105,9 @@ def _save(appointment: Appointment) -> None:
 
     The Python check above answers the common case with a clear message; the database
     constraint is what holds when two requests pass that check at the same moment.
+    PostgreSQL may also end such a race with a deadlock between the overlapping inserts
+    (each waits on the other's row while checking the exclusion constraint): the insert
+    picked as the victim lost the same race, so it gets the same answer.
     """
     try:
         with transaction.atomic():
@@ -111,6 +115,10 @@ def _save(appointment: Appointment) -> None:
     except IntegrityError as exc:
         diag = getattr(exc.__cause__, "diag", None)
         if getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT:
+            raise SlotUnavailable() from exc
+        raise
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED:
             raise SlotUnavailable() from exc
         raise
 
