@@ -64,6 +64,7 @@ urlpatterns = [
     path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),
     path("xero/", include("integrations.xero.urls")),
+    path("invoices/", include("billing.urls")),
     path("online-bookings/", include("booking.review_urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),

@@ -97,3 +97,10 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
         return
     wait_for_htmx(page)
     page.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=full_page)
+
+
+from tests.integrations.xero.conftest import (  # noqa: E402, F401 (the billing journey's fake Xero)
+    _xero_server,
+    fake_xero,
+    xero_connected,
+)
