@@ -94,13 +94,15 @@ class AppointmentTypeForm(forms.ModelForm):
             "colour",
             "price",
             "xero_item_code",
+            "gst_applies",
             "bookable_online",
             "is_active",
         ]
         widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
         labels = {
             "duration_minutes": "Duration (minutes)",
-            "price": "Price ($, incl. GST)",
+            "price": "Price ($, before any GST)",
+            "gst_applies": "GST applies",
             "is_active": "Active",
         }
         help_texts = {

@@ -26,6 +26,12 @@ class AppointmentType(models.Model):
         max_digits=8, decimal_places=2, default=Decimal("0.00"), validators=[MinValueValidator(0)]
     )
     xero_item_code = models.CharField(max_length=30, blank=True)
+    # Most allied-health services are GST-free (GST Act s 38-10); products and some
+    # services (a gym class, a report for an insurer) are not.
+    gst_applies = models.BooleanField(
+        default=False,
+        help_text="Invoices add 10% GST to the price. Leave off for GST-free health services.",
+    )
     bookable_online = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)

@@ -151,6 +151,7 @@ def invoice_raise(*, appointment: Appointment, created_by: User | None = None) -
         description=kind.name,
         unit_price_cents=cents(kind.price),
         item_code=kind.xero_item_code,
+        tax=InvoiceLine.Tax.GST if kind.gst_applies else InvoiceLine.Tax.GST_FREE,
         appointment_type=kind,
     )
     return invoice_create(appointment=current, lines=[line], created_by=created_by)

@@ -18,6 +18,7 @@ class AppointmentTypeSerializer(serializers.ModelSerializer[AppointmentType]):
             "colour",
             "price",
             "xero_item_code",
+            "gst_applies",
             "bookable_online",
             "is_active",
         ]

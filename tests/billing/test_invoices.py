@@ -1,5 +1,7 @@
 """Invoices in Nexus: raised from a completed appointment, approved, voided, numbered."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
@@ -10,7 +12,12 @@ from audit.models import AuditEvent
 from billing.models import Invoice, InvoiceLine
 from billing.services import billing_settings_update, invoice_raise
 from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, CoordinatorFactory, PatientFactory
+from tests.factories import (
+    AppointmentFactory,
+    AppointmentTypeFactory,
+    CoordinatorFactory,
+    PatientFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +264,24 @@ def test_without_the_setting_completing_raises_nothing(reception_api, practice, 
 
     assert reception_api.post(f"/api/v1/appointments/{appointment.pk}/complete/").status_code == 200
     assert not Invoice.objects.exists()
+
+
+def test_a_type_with_gst_raises_a_taxed_line_and_a_gst_free_one_does_not(
+    reception_api, practice, patient
+):
+    gym = AppointmentTypeFactory(name="Gym class", price=Decimal("30.00"), gst_applies=True)
+    visit = AppointmentFactory(
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=gym,
+        start=sydney(MONDAY, 15),
+        status=Appointment.Status.COMPLETED,
+    )
+
+    taxed = reception_api.post(f"/api/v1/appointments/{visit.pk}/invoice/").json()
+    free = invoice_raise(appointment=_visit(practice, start=sydney(MONDAY, 16), status="completed"))
+
+    assert (taxed["total_cents"], taxed["gst_cents"]) == (3300, 300)
+    assert taxed["lines"][0]["tax"] == "gst"
+    assert (free.gst_cents, free.lines.get().tax) == (0, "gst_free")
