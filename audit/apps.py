@@ -34,18 +34,18 @@ class AuditConfig(AppConfig):
 
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     from audit.services import audit_login
-    from nexus.metrics import metric_increment
+    from nexus.metrics import SIGN_INS
 
-    metric_increment("nexus_sign_ins_total", "success")
+    SIGN_INS.inc("success")
     if request is not None:
         audit_login(request=request, user_id=user.pk, succeeded=True)
 
 
 def _login_failed(sender: Any, credentials: Any, request: Any = None, **kwargs: Any) -> None:
     from audit.services import audit_login
-    from nexus.metrics import metric_increment
+    from nexus.metrics import SIGN_INS
 
-    metric_increment("nexus_sign_ins_total", "failure")
+    SIGN_INS.inc("failure")
     if request is not None:
         user_id = _account_for(request, credentials)
         audit_login(

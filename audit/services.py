@@ -16,6 +16,7 @@ from audit.checkpoints import checkpoint_key, checkpoint_latest, checkpoint_writ
 from audit.models import GENESIS_HASH, AuditEvent
 from nexus.client import client_ip
 from nexus.errors import AuditUnavailable
+from nexus.metrics import AUDIT_WRITE_FAILURES
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +82,7 @@ def audit_record(
     except DatabaseError as error:
         # The alert: monitoring watches for this event. Ids and codes only.
         log.error("audit.write_failed", action=action, events=len(targets), error=repr(error))
+        AUDIT_WRITE_FAILURES.inc(str(action))
         raise AuditUnavailable from error
 
 

@@ -34,7 +34,7 @@ from booking.verification import (
 from clinicians.models import Clinic, Clinician, Discipline
 from nexus.dates import parse_aware_datetime
 from nexus.errors import DomainError
-from nexus.metrics import metric_increment
+from nexus.metrics import BOOKING_FUNNEL
 from nexus.ratelimit import rate_limited
 from nexus.timezones import in_zone, zone_label, zone_notes
 
@@ -44,7 +44,7 @@ NEXT_TIMES = 3
 
 
 def _funnel(step: str) -> None:
-    metric_increment("nexus_booking_funnel_total", step)
+    BOOKING_FUNNEL.inc(step)
 
 
 def _listed() -> QuerySet[Clinician]:

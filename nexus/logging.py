@@ -6,6 +6,7 @@ Log lines carry ids (request, user, object), never patient names or note text.
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 
 import structlog
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import empty
 from gunicorn.glogging import Logger as GunicornLogger
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -100,6 +102,57 @@ class RequestIdMiddleware:
         finally:
             structlog.contextvars.clear_contextvars()
         response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+request_log = structlog.get_logger("nexus.request")
+
+
+def request_route(request: HttpRequest) -> str:
+    """The URL pattern's name ("booking:clinician", "api:patient-detail"), never the path:
+    paths carry record ids, and a 404's path is whatever the visitor typed."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return match.view_name or "unnamed"
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    # Only a user something already looked up: loading one here would cost a session query
+    # on requests that never needed it (probes, static files, the booking pages).
+    user = getattr(request, "user", None)
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return None
+    return user.pk if user.is_authenticated else None
+
+
+class RequestLogMiddleware:
+    """One JSON line per request (`http.request`: request id, user id, method, route,
+    status, duration) and the same figures for /metrics. No path, query string, or form
+    value: those carry names, mobiles and Medicare numbers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from nexus.metrics import http_request_observe
+
+        started = time.perf_counter()
+        response = self.get_response(request)
+        seconds = time.perf_counter() - started
+        route = request_route(request)
+        status = response.status_code
+        (request_log.warning if status >= 500 else request_log.info)(
+            "http.request",
+            method=request.method,
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 1),
+            user_id=_user_id(request),
+        )
+        http_request_observe(
+            route=route, method=str(request.method), status=status, seconds=seconds
+        )
         return response
 
 

@@ -1,40 +1,292 @@
-"""Counters for monitoring, in the Prometheus text format at /metrics.
+"""Monitoring numbers, in the Prometheus text format at /metrics.
 
-Counts live in the cache (Redis in production) so every worker process adds to the same
-numbers; a cache flush resets them, which Prometheus treats as a counter reset.
+Counters and histograms live in the cache's Redis (one hash per metric, a field per label
+set), so every gunicorn worker, every web instance and every Celery worker adds to the same
+numbers, and one scrape of /metrics through the load balancer shows the whole deployment,
+however many instances autoscaling runs. (deploy/README.md, "Monitoring", argues this
+against prometheus_client's per-process multiprocess mode.) Without Redis (development,
+tests) they live in the local memory cache of the one process. A cache flush resets them,
+which Prometheus treats as a counter reset; a Redis outage drops increments, never a
+request.
+
+Label values are always from a closed set (URL pattern names, task names, status codes):
+never a raw path, which would carry ids, or anything a visitor typed. The outbox gauges
+are read from the database at scrape time.
+
+prometheus_client only writes the text format here (a custom collector).
 """
 
 import secrets
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
+import structlog
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import DatabaseError
+from django.db.models import Count, Min
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 
-# name -> (help, label, values): every series is listed here, so /metrics always shows all.
-COUNTERS = {
-    "nexus_booking_funnel_total": (
-        "Online booking funnel steps.",
-        "step",
-        ("directory_search", "slot_view", "booking_started", "booking_completed"),
-    ),
-    "nexus_sign_ins_total": ("Staff sign-in attempts.", "outcome", ("success", "failure")),
-}
+log = structlog.get_logger(__name__)
+
+_SEP = "\x1f"  # between label values in a hash field; never in a pattern or task name
+_local_lock = threading.Lock()
 
 
-def _key(name: str, value: str) -> str:
-    return f"metrics:{name}:{value}"
+def _backend() -> Any:
+    return caches["default"]
 
 
-def metric_increment(name: str, value: str) -> None:
-    key = _key(name, value)
+def _hash_key(name: str) -> str:
+    return str(_backend().make_and_validate_key(f"metrics:{name}"))
+
+
+def _add(updates: Sequence[tuple[str, str, float]]) -> None:
+    """Add each amount to its (metric, field); one round trip to Redis for all of them."""
+    backend = _backend()
+    if isinstance(backend, RedisCache):
+
+        def send() -> None:
+            pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+            for name, field_name, amount in updates:
+                if float(amount).is_integer():
+                    pipe.hincrby(_hash_key(name), field_name, int(amount))
+                else:
+                    pipe.hincrbyfloat(_hash_key(name), field_name, amount)
+            pipe.execute()
+
+        _redis_call(backend, "metrics_add", None, send)
+        return
+    with _local_lock:  # the local memory cache: one process, so a lock is enough
+        for name, field_name, amount in updates:
+            key = f"metrics:{name}"
+            values = backend.get(key) or {}
+            values[field_name] = values.get(field_name, 0) + amount
+            backend.set(key, values, timeout=None)
+
+
+def _read(names: Iterable[str]) -> dict[str, dict[str, float]]:
+    names = list(names)
+    backend = _backend()
+    if isinstance(backend, RedisCache):
+
+        def fetch() -> dict[str, dict[str, float]]:
+            pipe = backend._cache.get_client().pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(_hash_key(name))
+            return {
+                name: {k.decode(): float(v) for k, v in raw.items()}
+                for name, raw in zip(names, pipe.execute(), strict=True)
+            }
+
+        return _redis_call(backend, "metrics_read", {}, fetch)
+    stored = backend.get_many([f"metrics:{n}" for n in names])
+    return {n: dict(stored.get(f"metrics:{n}") or {}) for n in names}
+
+
+def _redis_call(backend: Any, operation: str, fallback: Any, call: Any) -> Any:
+    # FailOpenRedisCache (nexus/cache.py) skips Redis for a while after an outage and
+    # warns once; monitoring must never fail the request it measures.
+    if hasattr(backend, "_call"):
+        try:
+            return backend._call(operation, fallback, call)
+        except RedisError as error:
+            log.warning("metrics.unavailable", error=type(error).__name__)
+            return fallback
     try:
-        cache.incr(key)
-    except ValueError:  # not there yet (or evicted)
-        if not cache.add(key, 1, timeout=None):
-            cache.incr(key)
+        return call()
+    except (RedisError, OSError) as error:
+        log.warning("metrics.unavailable", error=type(error).__name__)
+        return fallback
 
 
+@dataclass(frozen=True)
+class Counter:
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    # Label sets shown at 0 before anything happened, so rates and alerts see the series.
+    preset: tuple[tuple[str, ...], ...] = ()
+
+    def inc(self, *values: str, amount: int = 1) -> None:
+        _add([(self.name, self._field(values), amount)])
+
+    def _field(self, values: Sequence[str]) -> str:
+        if len(values) != len(self.labels):
+            raise ValueError(f"{self.name} takes labels {self.labels}, got {values!r}")
+        return _SEP.join(values)
+
+    def collect(self, stored: dict[str, float]) -> Metric:
+        family = CounterMetricFamily(
+            self.name.removesuffix("_total"), self.help, labels=self.labels
+        )
+        series = {_SEP.join(p): 0.0 for p in self.preset} | stored
+        for field_name, value in sorted(series.items()):
+            family.add_metric(field_name.split(_SEP) if self.labels else [], value)
+        return family
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Stored as one count per bucket (not cumulative: one increment per observation),
+    plus the sum; the cumulative buckets Prometheus expects are added up when scraped."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...]
+    preset: tuple[tuple[str, ...], ...] = field(default=())
+
+    def observe_updates(self, values: Sequence[str], amount: float) -> list[tuple[str, str, float]]:
+        labels = _SEP.join(values)
+        index = next((i for i, b in enumerate(self.buckets) if amount <= b), len(self.buckets))
+        return [
+            (self.name, f"{labels}{_SEP}b{index}", 1),
+            (self.name, f"{labels}{_SEP}sum", round(amount, 6)),
+        ]
+
+    def collect(self, stored: dict[str, float]) -> Metric:
+        family = HistogramMetricFamily(self.name, self.help, labels=self.labels)
+        per_series: dict[str, dict[str, float]] = {_SEP.join(p): {} for p in self.preset}
+        for field_name, value in stored.items():
+            labels, _, part = field_name.rpartition(_SEP)
+            per_series.setdefault(labels, {})[part] = value
+        for labels, parts in sorted(per_series.items()):
+            running = 0.0
+            buckets = []
+            for i, bound in enumerate((*self.buckets, float("inf"))):
+                running += parts.get(f"b{i}", 0.0)
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
+            family.add_metric(labels.split(_SEP), buckets, parts.get("sum", 0.0))
+        return family
+
+
+# The p95 > 2 s alert needs a bucket edge at 2.
+LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+HTTP_DURATION = Histogram(
+    "nexus_http_request_duration_seconds",
+    "Time to answer a request, by URL pattern name and method.",
+    ("route", "method"),
+    LATENCY_BUCKETS,
+)
+HTTP_RESPONSES = Counter(
+    "nexus_http_responses_total",
+    "Responses by URL pattern name, method and status code.",
+    ("route", "method", "status"),
+)
+AUDIT_WRITE_FAILURES = Counter(
+    "nexus_audit_write_failures_total",
+    "Audit events that could not be written (by action); the access they describe was refused.",
+    ("action",),
+    preset=(("read",), ("create",), ("update",)),
+)
+CELERY_TASKS = Counter(
+    "nexus_celery_tasks_total",
+    "Celery task runs by task name and outcome (success, failure, retry, expired, revoked).",
+    ("task", "outcome"),
+)
+BOOKING_FUNNEL = Counter(
+    "nexus_booking_funnel_total",
+    "Online booking funnel steps.",
+    ("step",),
+    preset=(("directory_search",), ("slot_view",), ("booking_started",), ("booking_completed",)),
+)
+SIGN_INS = Counter(
+    "nexus_sign_ins_total",
+    "Staff sign-in attempts.",
+    ("outcome",),
+    preset=(("success",), ("failure",)),
+)
+STORED: tuple[Counter | Histogram, ...] = (
+    HTTP_DURATION,
+    HTTP_RESPONSES,
+    AUDIT_WRITE_FAILURES,
+    CELERY_TASKS,
+    BOOKING_FUNNEL,
+    SIGN_INS,
+)
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def http_request_observe(*, route: str, method: str, status: int, seconds: float) -> None:
+    """One request answered: its latency and its status, in one round trip."""
+    method = method if method in _METHODS else "other"
+    _add(
+        [
+            *HTTP_DURATION.observe_updates((route, method), seconds),
+            (HTTP_RESPONSES.name, _SEP.join((route, method, str(status))), 1),
+        ]
+    )
+
+
+# Undelivered outbox rows: waiting to be sent, being sent, or lost mid-send (staff decide).
+OUTBOX_PENDING = ("queued", "sending")
+OUTBOX_WATCHED = (*OUTBOX_PENDING, "unknown")
+
+
+def _outbox_families() -> Iterator[Metric]:
+    from integrations.models import Message  # the app registry is ready by scrape time
+
+    rows: dict[str, dict[str, Any]] = {
+        row["status"]: dict(row)
+        for row in Message.objects.filter(status__in=OUTBOX_WATCHED)
+        .values("status")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    }
+    depth = GaugeMetricFamily(
+        "nexus_outbox_messages",
+        "Outbox rows not yet delivered, by status (queued, sending, unknown).",
+        labels=("status",),
+    )
+    for status in OUTBOX_WATCHED:
+        depth.add_metric([status], rows[status]["n"] if status in rows else 0)
+    yield depth
+    oldest = min(
+        (rows[s]["oldest"] for s in OUTBOX_PENDING if s in rows and rows[s]["oldest"]),
+        default=None,
+    )
+    age = (timezone.now() - oldest) if oldest else timedelta(0)
+    yield GaugeMetricFamily(
+        "nexus_outbox_oldest_age_seconds",
+        "Age of the oldest queued or sending outbox row (0 when none waits).",
+        value=max(age.total_seconds(), 0.0),
+    )
+
+
+class _Collector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        stored = _read(m.name for m in STORED)
+        for metric in STORED:
+            yield metric.collect(stored.get(metric.name, {}))
+        try:
+            outbox = list(_outbox_families())
+        except DatabaseError as error:
+            # The request figures still answer while the database is down; the outbox
+            # gauges go missing, which the outbox alert's absent() notices.
+            log.warning("metrics.outbox_unavailable", error=type(error).__name__)
+            outbox = []
+        yield from outbox
+
+
+@never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus scrape endpoint. Closed unless NEXUS_METRICS_TOKEN is set, and then only
@@ -43,10 +295,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if not token or not secrets.compare_digest(sent.encode(), token.encode()):
         raise Http404
-    keys = [_key(name, v) for name, (_, _, values) in COUNTERS.items() for v in values]
-    counts = cache.get_many(keys)
-    lines = []
-    for name, (help_text, label, values) in COUNTERS.items():
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-        lines += [f'{name}{{{label}="{v}"}} {counts.get(_key(name, v), 0)}' for v in values]
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4")

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "nexus.logging.RequestIdMiddleware",
+    # A JSON line and the /metrics figures for every request (route, status, duration).
+    "nexus.logging.RequestLogMiddleware",
     # /healthz/, /readyz/ and /metrics pass load balancers that send the task's IP as Host.
     "nexus.health.ProbesBeforeHostCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
