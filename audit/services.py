@@ -51,16 +51,17 @@ def audit_record(
     targets: Iterable[Target],
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
+    actor: Any = None,
 ) -> None:
     """Insert one event per target. Raises if it cannot: callers must not return patient
     data whose access was not recorded. One INSERT, no lock: sealing comes later.
 
-    `request` is None for work done outside a request (management commands); pass the
-    acting user in `detail` there if there is one."""
+    `request` is None for work done outside a request (management commands, tasks); pass
+    the user the work is done for as `actor` there if there is one."""
     targets = list(targets)
     if not targets:
         return
-    user = getattr(request, "user", None)
+    user = getattr(request, "user", None) if request is not None else actor
     auth = getattr(request, "auth", None)
     headers = request.headers if request is not None else {}
     shared = {

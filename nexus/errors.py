@@ -83,3 +83,20 @@ class AlreadyInvoiced(Conflict):
 class NotBillable(Conflict):
     code = "not_billable"
     default_detail = "Only a completed appointment can be invoiced."
+
+
+class AiDisabled(DomainError):
+    status_code = 403
+    code = "ai_disabled"
+    default_detail = "AI drafting is switched off for this practice."
+
+
+class AiJobRunning(Conflict):
+    code = "ai_job_running"
+    default_detail = "A draft for this note is already being written; wait for it to finish."
+
+
+class AiDailyLimit(DomainError):
+    status_code = 429
+    code = "ai_daily_limit"
+    default_detail = "You have reached today's limit of AI drafts. Write this one by hand."

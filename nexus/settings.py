@@ -523,6 +523,23 @@ NEXUS_OUTBOX_RETRY_SECONDS = env.float("NEXUS_OUTBOX_RETRY_SECONDS", default=30.
 # Longer than the hard task time limit, so a live send is never swept.
 NEXUS_OUTBOX_LEASE_SECONDS = env.int("NEXUS_OUTBOX_LEASE_SECONDS", default=300)
 
+# AI drafting of clinical notes (notes/ai.py, integrations/openai/). Off without a key: no
+# button shows and nothing is sent. OPENAI_BASE_URL is the SDK's own variable (with /v1);
+# empty means OpenAI itself. Tests point it at a local fake.
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+NEXUS_AI_MODEL = env.str("NEXUS_AI_MODEL", default="gpt-4o-mini")
+# Seconds per attempt; the SDK retries timeouts, 429s and 5xx NEXUS_AI_MAX_RETRIES times.
+NEXUS_AI_TIMEOUT_S = env.float("NEXUS_AI_TIMEOUT_S", default=30.0)
+NEXUS_AI_MAX_RETRIES = env.int("NEXUS_AI_MAX_RETRIES", default=2)
+# Drafts one user may request per day (practice time zone).
+NEXUS_AI_DAILY_LIMIT = env.int("NEXUS_AI_DAILY_LIMIT", default=50)
+# US dollars per million tokens (input, output), for the cost shown on each job.
+NEXUS_AI_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+}
+
 # Xero (integrations/xero/). Without XERO_CLIENT_ID nobody can connect, and invoices stay in
 # Nexus. The URLs default to Xero's; tests point them at a local fake.
 XERO_CLIENT_ID = env.str("XERO_CLIENT_ID", default="")
@@ -592,6 +609,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AppointmentStatusEnum": "appointments.models.Appointment.Status",
         "NoteStatusEnum": "notes.models.ClinicalNote.Status",
+        "NoteKindEnum": "notes.models.ClinicalNote.Kind",
+        "AiDraftFormatEnum": "notes.models.AI_DRAFT_FORMATS",
     },
 }
 

@@ -12,7 +12,7 @@ from documents.api.views import DocumentViewSet, PatientDocumentViewSet
 from integrations.api.views import MessageViewSet, PatientSmsViewSet
 from nexus import health, metrics, views
 from nexus.api.schema import SchemaView
-from notes.api.views import ClinicalNoteViewSet
+from notes.api.views import AiJobViewSet, ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
 
 # Errors raised before a view runs: JSON under /api/, the styled pages elsewhere.
@@ -36,6 +36,7 @@ router.register("coordinators", CoordinatorViewSet)
 router.register("appointment-types", AppointmentTypeViewSet)
 router.register("appointments", AppointmentViewSet)
 router.register("notes", ClinicalNoteViewSet)
+router.register("ai-jobs", AiJobViewSet)
 router.register("audit-events", AuditEventViewSet)
 router.register("messages", MessageViewSet)
 router.register(r"patients/(?P<patient_pk>\d+)/sms", PatientSmsViewSet, basename="patient-sms")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.admin_mixins import AuditedAdminMixin
-from notes.models import ClinicalNote
+from notes.models import AiJob, AiSettings, ClinicalNote
 
 
 @admin.register(ClinicalNote)
@@ -22,4 +22,44 @@ class ClinicalNoteAdmin(AuditedAdminMixin):
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: ClinicalNote | None = None) -> bool:
+        return False
+
+
+@admin.register(AiSettings)
+class AiSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "drafting_enabled"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not AiSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: AiSettings | None = None) -> bool:
+        return False
+
+
+@admin.register(AiJob)
+class AiJobAdmin(AuditedAdminMixin):
+    """What each AI request cost and how it ended; read-only. The shorthand is clinical
+    text and is not shown here."""
+
+    list_display = [
+        "id",
+        "format",
+        "status",
+        "model",
+        "requested_by",
+        "cost_microdollars",
+        "created_at",
+    ]
+    list_filter = ["status", "format"]
+    list_select_related = ["requested_by"]
+    date_hierarchy = "created_at"
+    exclude = ["shorthand", "body_before"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AiJob | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AiJob | None = None) -> bool:
         return False

@@ -43,7 +43,8 @@ class ClinicalNote(models.Model):
     addendum_to = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="addenda"
     )
-    # Set when text came from a language model: {"model", "prompt_version", "source_note_ids"}.
+    # Set when text came from a language model (notes/ai.py): model, prompt_version,
+    # source_note_ids, request_id, job, token usage. Stored beside the text, not signed.
     ai_provenance = models.JSONField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     signed_by = models.ForeignKey(
@@ -98,7 +99,9 @@ class ClinicalNote(models.Model):
         return f"{self.get_kind_display()} of {_day(self.created_at)}"
 
     def compute_sha256(self) -> str:
-        """Digest of what was signed: who, when, for whom, and the exact text."""
+        """Digest of what was signed: who, when, for whom, and the exact final text. AI
+        provenance is kept beside the text and is not part of it (issue 19): the key stays
+        null so digests made before provenance existed still verify."""
         content = {
             "id": self.pk,
             "patient": self.patient_id,
@@ -107,9 +110,90 @@ class ClinicalNote(models.Model):
             "title": self.title,
             "body": self.body,
             "addendum_to": self.addendum_to_id,
-            "ai_provenance": self.ai_provenance,
+            "ai_provenance": None,
             "signed_by": self.signed_by_id,
             "signed_at": self.signed_at.isoformat() if self.signed_at else None,
         }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# The note formats an AI draft can be written in (notes/ai.py has a schema for each).
+AI_DRAFT_FORMATS = [
+    (kind.value, kind.label)
+    for kind in (
+        ClinicalNote.Kind.SOAP,
+        ClinicalNote.Kind.PROGRESS,
+        ClinicalNote.Kind.INITIAL_ASSESSMENT,
+        ClinicalNote.Kind.AT_REPORT,
+    )
+]
+
+
+class AiSettings(models.Model):
+    """The practice's choice about AI drafting, one row (pk=1). Without OPENAI_API_KEY the
+    feature is off whatever this says."""
+
+    drafting_enabled = models.BooleanField(
+        default=True,
+        help_text="Let clinicians ask for AI drafts of notes. Off: no button, nothing is sent.",
+    )
+
+    class Meta:
+        verbose_name = "AI settings"
+        verbose_name_plural = "AI settings"
+
+    def __str__(self) -> str:
+        return "AI settings"
+
+    @classmethod
+    def current(cls) -> "AiSettings":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class AiJob(models.Model):
+    """One request for an AI draft of a note: who asked, what went out (ids, never text),
+    what came back (tokens, cost, request id) and how it ended. The clinician's shorthand is
+    kept here so a failure loses none of their typing."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    note = models.ForeignKey(ClinicalNote, on_delete=models.CASCADE, related_name="ai_jobs")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    format = models.CharField(max_length=20, choices=AI_DRAFT_FORMATS)
+    shorthand = models.TextField(blank=True)
+    source_note_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    model = models.CharField(max_length=80)
+    prompt_version = models.CharField(max_length=40)
+    request_id = models.CharField(max_length=120, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_microdollars = models.PositiveIntegerField(
+        default=0, help_text="US dollars x 1,000,000, from NEXUS_AI_PRICES."
+    )
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    # The draft's text before the AI's answer replaced it, so the clinician can discard it.
+    body_before = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["requested_by", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"AI draft ({self.get_status_display().lower()})"

@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from appointments.models import Appointment
-from notes.models import ClinicalNote
+from notes.models import AI_DRAFT_FORMATS, AiJob, ClinicalNote
 from notes.selectors import user_can_read_note_body
 from patients.models import Patient
 
@@ -67,3 +67,55 @@ class ClinicalNoteUpdateSerializer(serializers.Serializer[ClinicalNote]):
 
 class AddendumSerializer(serializers.Serializer[ClinicalNote]):
     body = serializers.CharField()
+
+
+class AiDraftRequestSerializer(serializers.Serializer[AiJob]):
+    shorthand = serializers.CharField(allow_blank=True, max_length=4000, trim_whitespace=True)
+    format = serializers.ChoiceField(choices=AI_DRAFT_FORMATS)
+    source_note_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=20,
+        help_text="Signed notes of the same patient to draft from (an AT report's sources).",
+    )
+
+
+class AiJobSerializer(serializers.ModelSerializer[AiJob]):
+    error = serializers.SerializerMethodField(
+        help_text="Why the draft failed, for people; null unless failed."
+    )
+    error_code = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+    cost_usd = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AiJob
+        fields = [
+            "id",
+            "status",
+            "error",
+            "error_code",
+            "note",
+            "format",
+            "model",
+            "prompt_version",
+            "source_note_ids",
+            "request_id",
+            "usage",
+            "cost_usd",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_error(self, job: AiJob) -> str | None:
+        return job.error if job.status == AiJob.Status.FAILED else None
+
+    def get_error_code(self, job: AiJob) -> str | None:
+        return job.error_code if job.status == AiJob.Status.FAILED else None
+
+    def get_usage(self, job: AiJob) -> dict[str, int]:
+        return {"prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens}
+
+    def get_cost_usd(self, job: AiJob) -> str:
+        return f"{job.cost_microdollars / 1_000_000:.6f}"

@@ -13,12 +13,15 @@ from audit.models import AuditEvent
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from notes import services
+from notes.ai import ai_draft_request
 from notes.api.serializers import (
     AddendumSerializer,
+    AiDraftRequestSerializer,
+    AiJobSerializer,
     ClinicalNoteSerializer,
     ClinicalNoteUpdateSerializer,
 )
-from notes.models import ClinicalNote
+from notes.models import AiJob, ClinicalNote
 from notes.selectors import note_list
 
 
@@ -49,6 +52,8 @@ class ClinicalNoteViewSet(
         "partial_update": ["notes.change_clinicalnote"],
         "sign": ["notes.sign_clinicalnote"],
         "addenda": ["notes.add_clinicalnote"],
+        # Reception has neither: it never reads or writes clinical text.
+        "draft": ["notes.change_clinicalnote", "notes.view_note_body"],
     }
 
     def get_queryset(self) -> QuerySet[ClinicalNote]:
@@ -85,3 +90,34 @@ class ClinicalNoteViewSet(
             note=self.get_object(), author=request_user(request), body=body.validated_data["body"]
         )
         return self._respond(addendum, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=AiDraftRequestSerializer,
+        responses={202: AiJobSerializer},
+        description="Ask for an AI draft of your own draft note. The job runs in the "
+        "background; poll GET /api/v1/ai-jobs/{id}/. The answer is written into the note's "
+        "body and the note stays a draft until you sign it.",
+    )
+    @action(detail=True, methods=["post"])
+    def draft(self, request: Request, pk: str | None = None) -> Response:
+        body = AiDraftRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = ai_draft_request(
+            note=self.get_object(), by=request_user(request), **body.validated_data
+        )
+        job.refresh_from_db()  # in-process, the job may have finished already
+        self.audit_extra = {"ai_job": job.pk}
+        return Response(AiJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AiJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[AiJob]):
+    """An AI draft's state, for the clinician who asked for it (others get 404). It holds
+    ids, counts and state, never clinical text."""
+
+    queryset = AiJob.objects.all()
+    serializer_class = AiJobSerializer
+    scope_resource = "notes"
+    required_permissions = {"retrieve": ["notes.view_note_body"]}
+
+    def get_queryset(self) -> QuerySet[AiJob]:
+        return AiJob.objects.filter(requested_by=request_user(self.request))
