@@ -239,6 +239,22 @@ def http_request_observe(*, route: str, method: str, status: int, seconds: float
 # Undelivered outbox rows: waiting to be sent, being sent, or lost mid-send (staff decide).
 OUTBOX_PENDING = ("queued", "sending")
 OUTBOX_WATCHED = (*OUTBOX_PENDING, "unknown")
+OUTBOX_DEPTH = "nexus_outbox_messages"
+OUTBOX_AGE = "nexus_outbox_oldest_age_seconds"
+
+
+def exported_series() -> dict[str, tuple[str, ...]]:
+    """Every sample name /metrics writes, with its label names. The alert rules in
+    deploy/monitoring/ are checked against this (deploy/tools/alerts.py)."""
+    series: dict[str, tuple[str, ...]] = {OUTBOX_DEPTH: ("status",), OUTBOX_AGE: ()}
+    for metric in STORED:
+        if isinstance(metric, Histogram):
+            series[f"{metric.name}_bucket"] = (*metric.labels, "le")
+            series[f"{metric.name}_sum"] = metric.labels
+            series[f"{metric.name}_count"] = metric.labels
+        else:
+            series[metric.name] = metric.labels
+    return series
 
 
 def _outbox_families() -> Iterator[Metric]:
@@ -252,7 +268,7 @@ def _outbox_families() -> Iterator[Metric]:
         .order_by()
     }
     depth = GaugeMetricFamily(
-        "nexus_outbox_messages",
+        OUTBOX_DEPTH,
         "Outbox rows not yet delivered, by status (queued, sending, unknown).",
         labels=("status",),
     )
@@ -265,7 +281,7 @@ def _outbox_families() -> Iterator[Metric]:
     )
     age = (timezone.now() - oldest) if oldest else timedelta(0)
     yield GaugeMetricFamily(
-        "nexus_outbox_oldest_age_seconds",
+        OUTBOX_AGE,
         "Age of the oldest queued or sending outbox row (0 when none waits).",
         value=max(age.total_seconds(), 0.0),
     )

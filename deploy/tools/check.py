@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.tools import cloudrun, container, databases, ecs, parity
+from deploy.tools import alerts, cloudrun, container, databases, ecs, parity
 
 ROOT = parity.ROOT
 
@@ -24,6 +24,7 @@ def checks(root: Path = ROOT) -> list[tuple[str, Callable[[], list[str]]]]:
         ("ECS manifests (botocore model, Fargate sizes)", lambda: ecs_errors(root)),
         ("database backup settings (RDS, Cloud SQL, bucket)", lambda: databases.check()),
         ("parity: manifests, settings and .env.example", lambda: parity_errors(root)),
+        ("alert rules (PromQL parsed, metrics /metrics exports)", lambda: alerts.check()),
     ]
 
 

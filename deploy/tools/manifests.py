@@ -30,6 +30,10 @@ PLACEHOLDERS = {
     "VPC_ID": "vpc-0a1b2c3d4e5f60718",
     "DOCUMENTS_BUCKET": "nexus-documents",
     # The full ARN of the one Secrets Manager secret (a JSON object) holding ECS's secrets.
+    # Cloud Monitoring (deploy/monitoring/): the channel alerts go to, and the uptime
+    # check's id as `gcloud monitoring uptime create` printed it.
+    "NOTIFICATION_CHANNEL": "1234567890123456789",
+    "UPTIME_CHECK_ID": "nexus-healthz-AbCdEf012345",
     "SECRETS_ARN": (
         "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:nexus/production-AbCdEf"
     ),
