@@ -559,3 +559,36 @@ def _save(job: AiJob, *, result: Any, body: str) -> str:
 def ai_job_for(*, user: User, job_id: int) -> AiJob | None:
     """A job as its requester may see it; None for anyone else's."""
     return AiJob.objects.filter(pk=job_id, requested_by=user).first()
+
+
+def ai_job_active(*, note: ClinicalNote, user: User) -> AiJob | None:
+    """The user's draft of this note still being written, if any (the editor polls it)."""
+    return (
+        AiJob.objects.filter(note=note, requested_by=user, status__in=AiJob.ACTIVE)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def ai_job_latest(*, note: ClinicalNote, user: User) -> AiJob | None:
+    return AiJob.objects.filter(note=note, requested_by=user).order_by("-created_at", "-id").first()
+
+
+@transaction.atomic
+def ai_draft_discard(*, note: ClinicalNote, by: User) -> ClinicalNote:
+    """Put back what the draft said before the AI's text replaced it, and forget the
+    provenance: nothing of the AI's answer stays in the note."""
+    current = ClinicalNote.objects.select_for_update().get(pk=note.pk)
+    if current.status == ClinicalNote.Status.SIGNED:
+        raise NoteSigned()
+    if current.author_id != by.pk:
+        raise PermissionDenied("Only the author can change this draft.")
+    job_id = (current.ai_provenance or {}).get("job")
+    job = AiJob.objects.filter(pk=int(job_id), note=current).first() if job_id else None
+    if job is None:
+        raise ValidationFailed("This note has no AI draft to discard.")
+    current.body = job.body_before
+    current.ai_provenance = None
+    current.save()
+    log.info("ai.draft_discarded", job_id=job.pk, note_id=current.pk)
+    return current

@@ -1,8 +1,8 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
-from notes.models import ClinicalNote
+from notes.models import AI_DRAFT_FORMATS, ClinicalNote
 from notes.outlines import is_untouched
 
 
@@ -32,3 +32,27 @@ class AddendumForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": "Write the addendum text."},
     )
+
+
+class AiDraftForm(forms.Form):
+    """The editor's "Draft with AI" form: shorthand, a format, and signed notes to draw on."""
+
+    shorthand = forms.CharField(
+        label="Shorthand",
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Your notes as you jot them, e.g. “R foot pain 3/52, worse AM, PF tender”.",
+    )
+    format = forms.ChoiceField(label="Write it as", choices=AI_DRAFT_FORMATS)
+    source_note_ids = forms.TypedMultipleChoiceField(
+        label="Draw on these signed notes",
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, sources: list[ClinicalNote], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.TypedMultipleChoiceField, self.fields["source_note_ids"])
+        field.choices = [(n.pk, n.name + (f": {n.title}" if n.title else "")) for n in sources]

@@ -34,3 +34,13 @@ def note_drafts(*, author: User) -> QuerySet[ClinicalNote]:
         .only("id", "kind", "title", "created_at", "patient__given_name", "patient__family_name")
         .order_by("created_at")
     )
+
+
+def note_sources_for_ai(*, user: User, note: ClinicalNote, limit: int = 30) -> list[ClinicalNote]:
+    """Signed notes of the draft's patient that an AI draft may draw on, newest first."""
+    return list(
+        note_list(user=user)
+        .filter(patient_id=note.patient_id, status=ClinicalNote.Status.SIGNED)
+        .select_related("addendum_to")
+        .order_by("-signed_at", "-id")[:limit]
+    )

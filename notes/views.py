@@ -3,7 +3,7 @@ and corrected only by addenda. Reception sees that notes exist, never their text
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,10 +12,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 from audit.services import audit_change, audit_read
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
-from notes.forms import AddendumForm, NoteEditForm, NoteForm
-from notes.models import ClinicalNote
+from notes.ai import (
+    FORMATS,
+    ai_draft_discard,
+    ai_draft_request,
+    ai_drafting_available,
+    ai_job_active,
+    ai_job_for,
+    ai_job_latest,
+)
+from notes.forms import AddendumForm, AiDraftForm, NoteEditForm, NoteForm
+from notes.models import AiJob, ClinicalNote
 from notes.outlines import OUTLINES, outline_for
-from notes.selectors import note_addenda, note_list
+from notes.selectors import note_addenda, note_list, note_sources_for_ai
 from notes.services import note_add_addendum, note_create, note_sign, note_update
 from patients.selectors import patient_list
 
@@ -67,7 +76,108 @@ def note_edit(request: StaffRequest, pk: int) -> HttpResponse:
             return redirect("notes:edit", note.pk)
     else:
         audit_read(request=request, records=[note], view="note_edit")
-    return render(request, "notes/draft.html", {"note": note, "form": form})
+    return render(request, "notes/draft.html", {"note": note, "form": form, **_ai(request, note)})
+
+
+def _ai(request: StaffRequest, note: ClinicalNote, form: AiDraftForm | None = None) -> dict:
+    """The editor's "Draft with AI" card: shown only when the practice has it on, a key is
+    set, and the user may write notes; with the job still running, if there is one."""
+    if (
+        note.kind == ClinicalNote.Kind.ADDENDUM
+        or not request.user.has_perm("notes.change_clinicalnote")
+        or not ai_drafting_available()
+    ):
+        return {"ai_available": False}
+    sources = note_sources_for_ai(user=request.user, note=note)
+    audit_read(request=request, records=sources, view="note_ai_sources")
+    if form is None:
+        latest = ai_job_latest(note=note, user=request.user)
+        failed = latest if latest and latest.status == AiJob.Status.FAILED else None
+        initial = {
+            "format": note.kind if note.kind in FORMATS else ClinicalNote.Kind.SOAP,
+            # A draft that failed keeps the clinician's shorthand for another go.
+            "shorthand": failed.shorthand if failed else "",
+        }
+        form = AiDraftForm(initial=initial, sources=sources)
+    return {
+        "ai_available": True,
+        "ai_form": form,
+        "ai_job": ai_job_active(note=note, user=request.user),
+    }
+
+
+def _ai_status(request: StaffRequest, job: AiJob | None, error: str = "") -> HttpResponse:
+    if job is not None and job.status == AiJob.Status.DONE:
+        messages.success(
+            request,
+            "The AI draft is in the note. Read and correct every line before you sign it.",
+        )
+        target = reverse("notes:edit", args=[job.note_id])
+        if request.htmx:
+            answer = HttpResponse(status=204)
+            answer["HX-Redirect"] = target
+            return answer
+        return redirect(target)
+    context = {"ai_job": job, "ai_error": error}
+    return render(request, "notes/_ai_status.html", context)
+
+
+def _ai_refused(request: StaffRequest, note: ClinicalNote, error: str) -> HttpResponse:
+    # HTMX swaps only 2xx answers: the card shows the reason in place. Without HTMX the
+    # editor shows it as a message.
+    if request.htmx:
+        return _ai_status(request, None, error)
+    messages.error(request, error)
+    return redirect("notes:edit", note.pk)
+
+
+@require_POST
+@login_required
+@permission_required(["notes.change_clinicalnote", "notes.view_note_body"], raise_exception=True)
+def note_ai_draft(request: StaffRequest, pk: int) -> HttpResponse:
+    """Ask for an AI draft of this draft note; the card then polls `note_ai_job`."""
+    note = get_object_or_404(note_list(user=request.user).select_related("patient"), pk=pk)
+    sources = note_sources_for_ai(user=request.user, note=note)
+    form = AiDraftForm(request.POST, sources=sources)
+    if not form.is_valid():
+        return _ai_refused(request, note, str(next(iter(form.errors.values()))[0]))
+    try:
+        job = ai_draft_request(note=note, by=request.user, **form.cleaned_data)
+    except DomainError as error:
+        return _ai_refused(request, note, error.detail)
+    audit_change(request=request, record=job, view="note_ai_draft", created=True)
+    job.refresh_from_db()  # in-process, it has run already
+    if not request.htmx and job.status != AiJob.Status.DONE:
+        if job.status == AiJob.Status.FAILED:
+            messages.error(request, job.error)
+        return redirect("notes:edit", note.pk)
+    return _ai_status(request, job)
+
+
+@require_http_methods(["GET"])
+@login_required
+@permission_required("notes.view_note_body", raise_exception=True)
+def note_ai_job(request: StaffRequest, pk: int) -> HttpResponse:
+    """The card's progress while a draft is written: ids and state only, no clinical text."""
+    job = ai_job_for(user=request.user, job_id=pk)
+    if job is None:
+        raise Http404
+    return _ai_status(request, job)
+
+
+@require_POST
+@login_required
+@permission_required(["notes.change_clinicalnote", "notes.view_note_body"], raise_exception=True)
+def note_ai_discard(request: StaffRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(note_list(user=request.user), pk=pk)
+    try:
+        note = ai_draft_discard(note=note, by=request.user)
+    except DomainError as error:
+        messages.error(request, error.detail)
+    else:
+        audit_change(request=request, record=note, view="note_ai_discard")
+        messages.success(request, "AI draft discarded: the note is as it was before.")
+    return redirect("notes:edit", note.pk)
 
 
 @require_POST
