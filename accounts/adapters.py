@@ -21,6 +21,7 @@ from accounts.models import User
 from accounts.services import INVITED_USER_SESSION_KEY, mfa_required
 from audit.services import audit_login
 from nexus import crypto
+from nexus.client import client_ip
 
 
 def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
@@ -31,6 +32,12 @@ def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> s
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # allauth's rate limits (sign-in failures per IP) key on the same trusted client
+        # address as everything else: its own X-Forwarded-For reading counts proxies
+        # without checking the connection came from one (NEXUS_TRUSTED_PROXIES).
+        return client_ip(request)
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # A practice admin invites staff (accounts.services.user_invite); nobody signs up.
         return False

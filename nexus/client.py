@@ -3,9 +3,9 @@
 Behind a load balancer REMOTE_ADDR is the balancer, so every visitor would share one rate
 limit; but X-Forwarded-For is whatever the client sent plus what each proxy appended, so
 only the last NEXUS_TRUSTED_PROXY_COUNT entries are facts. With N trusted proxies the
-client is the N-th address from the end. DRF's NUM_PROXIES and allauth's
-ALLAUTH_TRUSTED_PROXY_COUNT read the same setting (nexus/settings.py), and the login
-lockout (axes) calls this function.
+client is the N-th address from the end. DRF's throttles (nexus/api/throttling.py),
+allauth's rate limits (AccountAdapter.get_client_ip), the login lockout (axes) and the
+audit trail all call this function.
 
 With NEXUS_TRUSTED_PROXIES (networks, e.g. the load balancer's subnets) the header is
 believed only from a peer inside them: a client that reaches the app some other way, with

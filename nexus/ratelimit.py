@@ -6,8 +6,8 @@ import time
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from rest_framework.throttling import UserRateThrottle
 
+from nexus.api.throttling import UserThrottle
 from nexus.client import client_ip
 
 
@@ -35,7 +35,7 @@ def rate_limited(
     return response
 
 
-class _StaffSearchThrottle(UserRateThrottle):
+class _StaffSearchThrottle(UserThrottle):
     # The API's search scope and cache keys: one budget per person (NEXUS_RATE_SEARCH)
     # whether they search through the API or the staff pages.
     scope = "search"

@@ -576,8 +576,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "nexus.api.exceptions.exception_handler",
     "PAGE_SIZE": 25,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "nexus.api.throttling.AnonThrottle",
+        "nexus.api.throttling.UserThrottle",
     ],
     # Past these a client gets 429 with Retry-After. Counters live in the cache (Redis).
     "DEFAULT_THROTTLE_RATES": {
@@ -587,8 +587,8 @@ REST_FRAMEWORK = {
         "uploads": env.str("NEXUS_RATE_UPLOADS", default="120/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # Throttles key anonymous callers on the trusted client address (nexus/client.py).
-    "NUM_PROXIES": NEXUS_TRUSTED_PROXY_COUNT,
+    # Throttles key anonymous callers on the trusted client address (nexus/client.py),
+    # not DRF's NUM_PROXIES, which does not check the peer.
 }
 
 SPECTACULAR_SETTINGS = {

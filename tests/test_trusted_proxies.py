@@ -79,3 +79,56 @@ def test_the_proxy_ssl_header_is_believed_only_with_a_trusted_proxy(monkeypatch)
 
     assert alone.SECURE_PROXY_SSL_HEADER is None
     assert proxied.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def test_drf_throttles_key_an_untrusted_peer_on_its_own_address(behind_a_balancer, rf):
+    from rest_framework.request import Request
+    from rest_framework.settings import api_settings
+
+    from nexus.api.throttling import AnonThrottle
+
+    direct = Request(rf.get("/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=SPOOF))
+    proxied = Request(rf.get("/", REMOTE_ADDR="10.0.3.4", HTTP_X_FORWARDED_FOR=SPOOF))
+
+    assert AnonThrottle().get_ident(direct) == "203.0.113.9"
+    assert AnonThrottle().get_ident(proxied) == SPOOF
+    # Every throttle the API uses counts the same way (DRF's own believes any peer).
+    for throttle in api_settings.DEFAULT_THROTTLE_CLASSES:
+        assert throttle().get_ident(direct) == "203.0.113.9", throttle
+
+
+def test_views_that_choose_their_throttles_use_the_trusted_address():
+    from documents.api.views import DocumentViewSet
+    from patients.api.views import PatientViewSet
+
+    for view in (PatientViewSet, DocumentViewSet):
+        for throttle in view.throttle_classes:
+            assert throttle.get_ident.__module__ == "nexus.api.throttling", (view, throttle)
+
+
+def _failed_sign_ins(peer: str) -> list[bool]:
+    """Twelve wrong passwords for different accounts, each with a new X-Forwarded-For;
+    whether allauth answered each with its too-many-attempts refusal."""
+    client = Client(REMOTE_ADDR=peer)
+    return [
+        b"Too many failed login attempts"
+        in client.post(
+            "/accounts/login/",
+            {"login": f"nobody{i}@example.com", "password": "wrong-password"},
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}",
+        ).content
+        for i in range(12)
+    ]
+
+
+def test_allauths_sign_in_limit_cannot_be_dodged_with_a_spoofed_header(behind_a_balancer):
+    # allauth allows 10 failed sign-ins a minute per address; a client reaching the app
+    # directly and writing a new X-Forwarded-For each time still has one address.
+    limited = _failed_sign_ins("203.0.113.9")
+
+    assert limited[:10] == [False] * 10
+    assert limited[10:] == [True, True]
+
+
+def test_through_the_balancer_each_client_has_its_own_sign_in_limit(behind_a_balancer):
+    assert _failed_sign_ins("10.0.3.4") == [False] * 12

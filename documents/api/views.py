@@ -9,7 +9,6 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit.api.mixins import AuditedViewSetMixin
 from audit.models import AuditEvent
@@ -24,7 +23,7 @@ from documents.selectors import (
 )
 from documents.services import document_delete, document_upload
 from nexus.api.permissions import request_user
-from nexus.api.throttling import UploadRateThrottle
+from nexus.api.throttling import AnonThrottle, UploadRateThrottle, UserThrottle
 
 
 class DocumentFilter(filters.FilterSet):
@@ -60,7 +59,7 @@ class PatientDocumentViewSet(
     filterset_class = DocumentFilter
     scope_resource = "documents"
     parser_classes = [DocumentUploadParser]
-    throttle_classes = [AnonRateThrottle, UserRateThrottle, UploadRateThrottle]
+    throttle_classes = [AnonThrottle, UserThrottle, UploadRateThrottle]
 
     def get_queryset(self) -> QuerySet[Document]:
         patient = document_patient(user=request_user(self.request), patient_id=self._patient_id)

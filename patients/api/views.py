@@ -2,12 +2,11 @@ from typing import cast
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
-from nexus.api.throttling import SearchRateThrottle
+from nexus.api.throttling import AnonThrottle, SearchRateThrottle, UserThrottle
 from nexus.api.viewsets import ReadCreateUpdateViewSet
 from patients.api.serializers import CoordinatorSerializer, PatientSerializer, ReferrerSerializer
 from patients.models import Coordinator, Patient, Referrer
@@ -37,7 +36,7 @@ class PatientFilter(filters.FilterSet):
 class PatientViewSet(AuditedViewSetMixin, ReadCreateUpdateViewSet):
     queryset = Patient.objects.all()
     audit_patient_attr = "pk"
-    throttle_classes = [AnonRateThrottle, UserRateThrottle, SearchRateThrottle]
+    throttle_classes = [AnonThrottle, UserThrottle, SearchRateThrottle]
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
     scope_resource = "patients"
