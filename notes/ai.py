@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +28,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from audit.services import Target, audit_record
 from clinicians.models import Clinician
+from documents.models import Document
 from integrations.openai.client import (
     AiError,
     ai_configured,
@@ -281,10 +283,16 @@ def _staff_names(users: Iterable[User]) -> list[tuple[str, str]]:
 
 
 def build_prompt(
-    *, format: str, shorthand: str, sources: list[ClinicalNote], redactor: Redactor
+    *,
+    format: str,
+    shorthand: str,
+    sources: list[ClinicalNote],
+    redactor: Redactor,
+    documents: list[Document] | None = None,
 ) -> tuple[str, str]:
     """(system, user) messages, identifiers already replaced. The notes go out by their kind
-    and order only: no ids, no dates, no authors."""
+    and order only (no ids, dates or authors); documents by category and description only
+    (never the file, its name or its date)."""
     system = f"{_prompt_file('system')}\n\n{_prompt_file(format)}"
     parts = []
     if shorthand.strip():
@@ -293,6 +301,12 @@ def build_prompt(
         parts.append(
             f"Note {number} of {len(sources)} ({source.get_kind_display()}):\n"
             f"{redactor.redact(source.body.strip())}"
+        )
+    documents = documents or []
+    for number, document in enumerate(documents, start=1):
+        parts.append(
+            f"Document {number} of {len(documents)} ({document.get_category_display()}): "
+            f"{redactor.redact(document.description.strip())}"
         )
     return system, "\n\n".join(parts)
 
@@ -352,6 +366,25 @@ def _sources(*, note: ClinicalNote, ids: list[int]) -> list[ClinicalNote]:
     return [found[pk] for pk in unique]
 
 
+def _documents(*, note: ClinicalNote, ids: list[int]) -> list[Document]:
+    if len(ids) > MAX_SOURCES:
+        raise ValidationFailed(
+            f"Choose at most {MAX_SOURCES} documents.", field="source_document_ids"
+        )
+    unique = list(dict.fromkeys(ids))
+    found = {
+        d.pk: d
+        for d in Document.objects.filter(
+            pk__in=unique, patient_id=note.patient_id, deleted_at__isnull=True
+        ).exclude(description="")
+    }
+    if len(found) != len(unique):
+        raise ValidationFailed(
+            "Choose described documents of this patient only.", field="source_document_ids"
+        )
+    return [found[pk] for pk in unique]
+
+
 @transaction.atomic
 def ai_draft_request(
     *,
@@ -360,6 +393,7 @@ def ai_draft_request(
     shorthand: str,
     format: str,
     source_note_ids: list[int] | None = None,
+    source_document_ids: list[int] | None = None,
 ) -> AiJob:
     """Queue an AI draft of the author's own draft note. Nothing leaves Nexus here."""
     if not ai_drafting_available():
@@ -381,7 +415,10 @@ def ai_draft_request(
             f"Keep the shorthand under {MAX_SHORTHAND} characters.", field="shorthand"
         )
     sources = _sources(note=current, ids=list(source_note_ids or []))
-    if not shorthand and not sources:
+    if source_document_ids and not by.has_perm("documents.view_document"):
+        raise PermissionDenied("You may not read this patient's documents.")
+    documents = _documents(note=current, ids=list(source_document_ids or []))
+    if not shorthand and not sources and not documents:
         raise ValidationFailed(
             "Type some shorthand or choose notes to draft from.", field="shorthand"
         )
@@ -398,6 +435,7 @@ def ai_draft_request(
         format=format,
         shorthand=shorthand,
         source_note_ids=[s.pk for s in sources],
+        source_document_ids=[d.pk for d in documents],
         model=settings.NEXUS_AI_MODEL,
         prompt_version=prompt_version(format),
     )
@@ -444,11 +482,13 @@ def ai_draft_run(*, job_id: int) -> str:
         return _draft(job)
     except AiError as error:
         return _fail(job.pk, error.code, error.reason, error.request_id)
-    except Exception:
-        # Including Celery's soft time limit: the clinician's shorthand is kept on the job.
-        log.exception("ai.draft_crashed", job_id=job.pk)
-        _fail(job.pk, "ai_failed", "The draft could not be written. Try again later.")
-        raise
+    except SoftTimeLimitExceeded:
+        return _fail(job.pk, "ai_timeout", "The AI service took too long. Try again later.")
+    except Exception as error:
+        # The class only: a message or traceback could quote clinical text. The clinician's
+        # shorthand is kept on the job.
+        log.error("ai.draft_crashed", job_id=job.pk, error=type(error).__name__)
+        return _fail(job.pk, "ai_failed", "The draft could not be written. Try again later.")
 
 
 def _still_allowed(job: AiJob) -> str | None:
@@ -465,12 +505,17 @@ def _draft(job: AiJob) -> str:
     if refused:
         return _fail(job.pk, "ai_not_allowed", refused)
     sources = _sources(note=job.note, ids=list(job.source_note_ids))
+    documents = _documents(note=job.note, ids=list(job.source_document_ids))
     redactor = redactor_for(
         patient=job.patient,
         staff=_staff_names([job.requested_by, *(s.author for s in sources)]),
     )
     system, user = build_prompt(
-        format=job.format, shorthand=job.shorthand, sources=sources, redactor=redactor
+        format=job.format,
+        shorthand=job.shorthand,
+        sources=sources,
+        documents=documents,
+        redactor=redactor,
     )
     # On the record before anything leaves, and committed even if the call then fails.
     audit_record(
@@ -485,6 +530,7 @@ def _draft(job: AiJob) -> str:
             "prompt_version": job.prompt_version,
             "note_id": job.note_id,
             "source_note_ids": list(job.source_note_ids),
+            "source_document_ids": list(job.source_document_ids),
         },
     )
     result = structured_completion(
@@ -530,6 +576,7 @@ def _save(job: AiJob, *, result: Any, body: str) -> str:
         "model": result.model,
         "prompt_version": job.prompt_version,
         "source_note_ids": list(job.source_note_ids),
+        "source_document_ids": list(job.source_document_ids),
         "request_id": result.request_id,
         "job": job.pk,
         "usage": {

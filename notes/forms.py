@@ -2,6 +2,7 @@ from typing import Any, cast
 
 from django import forms
 
+from documents.models import Document
 from notes.models import AI_DRAFT_FORMATS, ClinicalNote
 from notes.outlines import is_untouched
 
@@ -52,7 +53,24 @@ class AiDraftForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
-    def __init__(self, *args: Any, sources: list[ClinicalNote], **kwargs: Any) -> None:
+    source_document_ids = forms.TypedMultipleChoiceField(
+        label="And these documents' descriptions",
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        sources: list[ClinicalNote],
+        documents: list[Document] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        field = cast(forms.TypedMultipleChoiceField, self.fields["source_note_ids"])
-        field.choices = [(n.pk, n.name + (f": {n.title}" if n.title else "")) for n in sources]
+        notes = cast(forms.TypedMultipleChoiceField, self.fields["source_note_ids"])
+        notes.choices = [(n.pk, n.name + (f": {n.title}" if n.title else "")) for n in sources]
+        described = cast(forms.TypedMultipleChoiceField, self.fields["source_document_ids"])
+        described.choices = [
+            (d.pk, f"{d.get_category_display()}: {d.description}") for d in documents or []
+        ]

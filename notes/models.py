@@ -148,7 +148,8 @@ class AiSettings(models.Model):
 
     @classmethod
     def current(cls) -> "AiSettings":
-        return cls.objects.get_or_create(pk=1)[0]
+        # Read-only: the row is written when an admin first saves it (defaults otherwise).
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class AiJob(models.Model):
@@ -172,6 +173,8 @@ class AiJob(models.Model):
     format = models.CharField(max_length=20, choices=AI_DRAFT_FORMATS)
     shorthand = models.TextField(blank=True)
     source_note_ids = models.JSONField(default=list, blank=True)
+    # Documents whose description (never the file) went out with the notes.
+    source_document_ids = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

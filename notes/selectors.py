@@ -1,6 +1,7 @@
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
+from documents.models import Document
 from notes.models import ClinicalNote
 
 
@@ -43,4 +44,15 @@ def note_sources_for_ai(*, user: User, note: ClinicalNote, limit: int = 30) -> l
         .filter(patient_id=note.patient_id, status=ClinicalNote.Status.SIGNED)
         .select_related("addendum_to")
         .order_by("-signed_at", "-id")[:limit]
+    )
+
+
+def documents_for_ai(*, note: ClinicalNote, limit: int = 30) -> list[Document]:
+    """Described, not deleted documents of the draft's patient, newest first: an AI draft
+    may quote their descriptions (never the files)."""
+    return list(
+        Document.objects.filter(patient_id=note.patient_id, deleted_at__isnull=True)
+        .exclude(description="")
+        .only("id", "patient_id", "category", "description", "uploaded_at")
+        .order_by("-uploaded_at", "-id")[:limit]
     )

@@ -24,7 +24,7 @@ from notes.ai import (
 from notes.forms import AddendumForm, AiDraftForm, NoteEditForm, NoteForm
 from notes.models import AiJob, ClinicalNote
 from notes.outlines import OUTLINES, outline_for
-from notes.selectors import note_addenda, note_list, note_sources_for_ai
+from notes.selectors import documents_for_ai, note_addenda, note_list, note_sources_for_ai
 from notes.services import note_add_addendum, note_create, note_sign, note_update
 from patients.selectors import patient_list
 
@@ -89,7 +89,10 @@ def _ai(request: StaffRequest, note: ClinicalNote, form: AiDraftForm | None = No
     ):
         return {"ai_available": False}
     sources = note_sources_for_ai(user=request.user, note=note)
-    audit_read(request=request, records=sources, view="note_ai_sources")
+    documents = (
+        documents_for_ai(note=note) if request.user.has_perm("documents.view_document") else []
+    )
+    audit_read(request=request, records=[*sources, *documents], view="note_ai_sources")
     if form is None:
         latest = ai_job_latest(note=note, user=request.user)
         failed = latest if latest and latest.status == AiJob.Status.FAILED else None
@@ -98,7 +101,7 @@ def _ai(request: StaffRequest, note: ClinicalNote, form: AiDraftForm | None = No
             # A draft that failed keeps the clinician's shorthand for another go.
             "shorthand": failed.shorthand if failed else "",
         }
-        form = AiDraftForm(initial=initial, sources=sources)
+        form = AiDraftForm(initial=initial, sources=sources, documents=documents)
     return {
         "ai_available": True,
         "ai_form": form,
@@ -138,7 +141,10 @@ def note_ai_draft(request: StaffRequest, pk: int) -> HttpResponse:
     """Ask for an AI draft of this draft note; the card then polls `note_ai_job`."""
     note = get_object_or_404(note_list(user=request.user).select_related("patient"), pk=pk)
     sources = note_sources_for_ai(user=request.user, note=note)
-    form = AiDraftForm(request.POST, sources=sources)
+    documents = (
+        documents_for_ai(note=note) if request.user.has_perm("documents.view_document") else []
+    )
+    form = AiDraftForm(request.POST, sources=sources, documents=documents)
     if not form.is_valid():
         return _ai_refused(request, note, str(next(iter(form.errors.values()))[0]))
     try:

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 import openai
 import structlog
 from django.conf import settings
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +103,12 @@ def structured_completion(
             code="ai_failed",
             request_id=error.request_id or "",
         ) from error
+    except (ValidationError, ValueError):
+        # An answer that does not fit the schema (the error would quote it: not re-raised).
+        raise AiError(
+            "The AI service answered in a form Nexus could not read, so nothing was saved.",
+            code="ai_bad_answer",
+        ) from None
     request_id = getattr(completion, "_request_id", None) or completion.id
     choice = completion.choices[0]
     if choice.message.refusal or choice.message.parsed is None:

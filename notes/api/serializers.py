@@ -78,6 +78,12 @@ class AiDraftRequestSerializer(serializers.Serializer[AiJob]):
         max_length=20,
         help_text="Signed notes of the same patient to draft from (an AT report's sources).",
     )
+    source_document_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=20,
+        help_text="Documents of the same patient whose descriptions (not files) go out too.",
+    )
 
 
 class AiJobSerializer(serializers.ModelSerializer[AiJob]):
@@ -100,6 +106,7 @@ class AiJobSerializer(serializers.ModelSerializer[AiJob]):
             "model",
             "prompt_version",
             "source_note_ids",
+            "source_document_ids",
             "request_id",
             "usage",
             "cost_usd",

@@ -7,7 +7,7 @@ property of that schema. By default the first property repeats the user's messag
 sees what the model "saw" come back) and the others say "Not recorded."; `answer` overrides.
 
 Tests script the next answers with `script`: "ok", "429" (with `retry-after-ms`), "500",
-"refusal", "length", "content_filter" or "timeout" (holds the request until the client gives
+"refusal", "length", "content_filter", "garbage" (not JSON) or "timeout" (holds the request until the client gives
 up). Each request's JSON body and headers (lower-cased names) are kept in `received`.
 Binds 127.0.0.1 on a free port (§8.7).
 """
@@ -180,6 +180,8 @@ def _completion(fake: FakeOpenAI, body: dict[str, Any], mode: str, number: int) 
         content, finish = (content or "")[:20], "length"
     elif mode == "content_filter":
         content, finish = None, "content_filter"
+    elif mode == "garbage":
+        content = '{"subjective": "half an answer'  # not JSON, let alone the schema
     prompt, completion = fake.usage
     return {
         "id": f"chatcmpl-fake{number}",

@@ -2,17 +2,24 @@
 `openai` SDK, against the local fake OpenAI server."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.roles import CLINICIAN
 from audit.models import AuditEvent
-from notes.ai import redactor_for
+from notes.ai import ai_draft_run, redactor_for
 from notes.models import AiJob, AiSettings
 from notes.services import note_sign
-from tests.factories import ClinicalNoteFactory, ClinicianFactory, PatientFactory, UserFactory
+from tests.factories import (
+    ClinicalNoteFactory,
+    ClinicianFactory,
+    DocumentFactory,
+    PatientFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -398,3 +405,134 @@ def test_the_redactor_restores_only_known_placeholders(known_patient):
     assert redactor.restore(text) == (
         "Marguerite Okonkwo-Lindqvist saw Dr Bartholomew Quince; [UNKNOWN] stays"
     )
+
+
+def test_an_at_report_draws_on_ticked_notes_and_document_descriptions_only(
+    clinician_user,
+    clinician_api,
+    draft,
+    known_patient,
+    fake_openai,
+    django_capture_on_commit_callbacks,
+):
+    trial = ClinicalNoteFactory(
+        patient=known_patient, author=clinician_user, body="Trialled a rollator at home."
+    )
+    untouched = ClinicalNoteFactory(
+        patient=known_patient, author=clinician_user, body="Unrelated toenail review."
+    )
+    for note in (trial, untouched):
+        note_sign(note=note, by=clinician_user)
+    quote = DocumentFactory(
+        patient=known_patient,
+        category="report",
+        description="Quote for Margo Okonkwo-Lindqvist: rollator $420",
+        original_name="okonkwo-quote.pdf",
+    )
+    DocumentFactory(patient=known_patient, description="Old referral not chosen")
+
+    response = _ask(
+        clinician_api,
+        draft,
+        django_capture_on_commit_callbacks,
+        shorthand="",
+        format="at_report",
+        source_note_ids=[trial.pk],
+        source_document_ids=[quote.pk],
+    )
+
+    assert response.status_code == 202, response.content
+    sent = fake_openai.sent_text()
+    assert "Trialled a rollator at home." in sent
+    assert "Document 1 of 1 (Report): Quote for [PATIENT_NAME]: rollator $420" in sent
+    assert "toenail" not in sent and "Old referral" not in sent
+    assert "okonkwo-quote.pdf" not in sent and "Okonkwo" not in sent
+    draft.refresh_from_db()
+    assert draft.kind == "at_report"
+    assert draft.body.startswith("Participant goals:\n")
+    assert draft.ai_provenance["source_note_ids"] == [trial.pk]
+    assert draft.ai_provenance["source_document_ids"] == [quote.pk]
+    disclose = AuditEvent.objects.get(action=AuditEvent.Action.DISCLOSE)
+    assert disclose.detail["source_document_ids"] == [quote.pk]
+
+
+def test_a_document_of_another_patient_is_refused(
+    clinician_api, draft, fake_openai, django_capture_on_commit_callbacks
+):
+    elsewhere = DocumentFactory(description="Someone else's scan")
+
+    response = _ask(
+        clinician_api,
+        draft,
+        django_capture_on_commit_callbacks,
+        source_document_ids=[elsewhere.pk],
+    )
+
+    assert response.status_code == 400
+    assert "source_document_ids" in response.json()["errors"]
+    assert fake_openai.received == []
+
+
+def test_an_unreadable_answer_saves_nothing_and_logs_no_text(
+    clinician_api, draft, fake_openai, django_capture_on_commit_callbacks, capsys
+):
+    fake_openai.script = ["garbage"]
+
+    response = _ask(clinician_api, draft, django_capture_on_commit_callbacks)
+
+    job = AiJob.objects.get(pk=response.json()["id"])
+    assert job.status == "failed" and job.error_code == "ai_bad_answer"
+    draft.refresh_from_db()
+    assert draft.body == "" and draft.ai_provenance is None
+    captured = capsys.readouterr()
+    assert "half an answer" not in captured.out + captured.err
+
+
+def test_a_failed_request_is_still_one_disclose_event(
+    clinician_api, draft, fake_openai, django_capture_on_commit_callbacks
+):
+    fake_openai.script = ["500", "500", "500"]
+
+    _ask(clinician_api, draft, django_capture_on_commit_callbacks)
+
+    assert len(fake_openai.received) == 3  # the SDK's two retries
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.DISCLOSE).count() == 1
+
+
+def test_a_job_lost_with_its_worker_does_not_block_the_next(
+    clinician_user,
+    clinician_api,
+    draft,
+    fake_openai,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    lost = AiJob.objects.create(
+        note=draft,
+        patient=draft.patient,
+        requested_by=clinician_user,
+        format="soap",
+        status="running",
+        model="gpt-4o-mini",
+        prompt_version="soap.v1",
+    )
+    blocked = _ask(clinician_api, draft, django_capture_on_commit_callbacks)
+    assert blocked.status_code == 409 and blocked.json()["code"] == "ai_job_running"
+
+    AiJob.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 61)
+    )
+    retried = _ask(clinician_api, draft, django_capture_on_commit_callbacks)
+
+    assert retried.status_code == 202
+    lost.refresh_from_db()
+    assert lost.status == "failed" and lost.error_code == "ai_lost"
+
+
+def test_the_job_runs_once_however_often_the_task_is_delivered(
+    clinician_api, draft, fake_openai, django_capture_on_commit_callbacks
+):
+    job_id = _ask(clinician_api, draft, django_capture_on_commit_callbacks).json()["id"]
+
+    assert ai_draft_run(job_id=job_id) == "skipped"
+    assert len(fake_openai.received) == 1

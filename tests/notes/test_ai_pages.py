@@ -8,7 +8,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from notes.models import AiJob, AiSettings
 from notes.services import note_sign
-from tests.factories import ClinicalNoteFactory, PatientFactory
+from tests.factories import ClinicalNoteFactory, DocumentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +152,31 @@ def test_a_refusal_before_queueing_is_shown_in_the_card(
     assert response.status_code == 200
     assert "Type some shorthand" in response.content.decode()
     assert not AiJob.objects.exists()
+
+
+def test_the_card_offers_signed_notes_and_described_documents_and_audits_them(
+    clinician_user, draft, fake_openai, django_capture_on_commit_callbacks
+):
+    signed = ClinicalNoteFactory(patient=draft.patient, author=clinician_user, kind="soap")
+    note_sign(note=signed, by=clinician_user)
+    described = DocumentFactory(patient=draft.patient, description="OT home visit report")
+    DocumentFactory(patient=draft.patient, description="")
+    client = signed_in(clinician_user)
+
+    page = client.get(f"/notes/{draft.pk}/").content.decode()
+
+    assert f'value="{signed.pk}"' in page and "OT home visit report" in page
+    assert AuditEvent.objects.filter(
+        detail__view="note_ai_sources",
+        object_type="documents.document",
+        object_id=str(described.pk),
+    ).exists()
+    _ask(
+        client,
+        draft,
+        django_capture_on_commit_callbacks,
+        htmx=False,
+        source_note_ids=[signed.pk],
+        source_document_ids=[described.pk],
+    )
+    assert "OT home visit report" in fake_openai.sent_text()
