@@ -7,9 +7,9 @@ property of that schema. By default the first property repeats the user's messag
 sees what the model "saw" come back) and the others say "Not recorded."; `answer` overrides.
 
 Tests script the next answers with `script`: "ok", "429" (with `retry-after-ms`), "500",
-"refusal", "length", "content_filter", "garbage" (not JSON) or "timeout" (holds the request until the client gives
-up). Each request's JSON body and headers (lower-cased names) are kept in `received`.
-Binds 127.0.0.1 on a free port (§8.7).
+"refusal", "length", "content_filter", "garbage" (not JSON) or "timeout" (holds the request
+until the client gives up). Each request's JSON body and headers (lower-cased names) are
+kept in `received`. Binds 127.0.0.1 on a free port (§8.7).
 """
 
 import itertools
