@@ -1,8 +1,9 @@
 """Backup settings of the managed databases and the backup bucket (deploy/backup/*.json),
-checked against the APIs that take them: RDS ModifyDBInstance and S3's lifecycle
-configuration through botocore's model, Cloud SQL's DatabaseInstance through the SQL Admin
-discovery document. The plans' figures are rules: 35 days on RDS, 7 days of PITR logs on
-Cloud SQL (with a daily backup more than that), dumps kept 35 days."""
+checked against the APIs that take them: RDS ModifyDBInstance, S3's lifecycle
+configuration and AWS Backup's CreateBackupPlan through botocore's model, Cloud SQL's
+DatabaseInstance and its export request through the SQL Admin discovery document. The
+plans' figures are rules: 35 days on RDS, 7 days of PITR logs on Cloud SQL (with a daily
+backup more than that), dumps and copies kept 35 days, a copy in another region."""
 
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 
 from deploy.tools.ecs import model
-from deploy.tools.manifests import as_dict, discovery_schema
+from deploy.tools.manifests import PLACEHOLDERS, as_dict, discovery_schema, render
 
 FOLDER = Path(__file__).resolve().parents[1] / "backup"
 
@@ -68,9 +69,52 @@ def lifecycle(path: Path) -> list[str]:
     return [f"{path.name}: {e}" for e in errors]
 
 
+def cloudsql_export(path: Path) -> list[str]:
+    """The body Cloud Scheduler posts nightly to Cloud SQL's instances.export."""
+    text, errors = render(path.read_text())
+    body = json.loads(text)
+    validator = jsonschema.Draft202012Validator(
+        discovery_schema("sqladmin.v1", "InstancesExportRequest")
+    )
+    errors += [
+        f"{'.'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
+        for e in validator.iter_errors(body)
+    ]
+    context = as_dict(body.get("exportContext"))
+    if not str(context.get("uri", "")).startswith("gs://"):
+        errors.append("the export goes to a Cloud Storage object (gs://…)")
+    if context.get("offload") is not True:
+        errors.append("offload: true, so the export does not load the serving instance")
+    return [f"{path.name}: {e}" for e in errors]
+
+
+def aws_backup_plan(path: Path) -> list[str]:
+    text, errors = render(path.read_text())
+    params = json.loads(text)
+    errors += _botocore("backup", "CreateBackupPlan", params)
+    rules = as_dict(params.get("BackupPlan")).get("Rules", [])
+    if not rules or not all(
+        str(r.get("ScheduleExpression", "")).startswith("cron(") for r in rules
+    ):
+        errors.append("every rule runs on a schedule (ScheduleExpression: cron(...))")
+    for rule in rules:
+        if as_dict(rule.get("Lifecycle")).get("DeleteAfterDays") != 35:
+            errors.append(f"{rule.get('RuleName')}: recovery points are kept 35 days")
+        regions = {
+            str(c.get("DestinationBackupVaultArn", "")).split(":")[3:4][0]
+            for c in rule.get("CopyActions", [])
+            if str(c.get("DestinationBackupVaultArn", "")).startswith("arn:aws:backup:")
+        }
+        if not regions - {PLACEHOLDERS["AWS_REGION"]}:
+            errors.append(f"{rule.get('RuleName')}: copy each recovery point to another region")
+    return [f"{path.name}: {e}" for e in errors]
+
+
 def check(folder: Path = FOLDER) -> list[str]:
     return [
         *rds(folder / "rds-backups.json"),
         *cloudsql(folder / "cloudsql-backups.json"),
         *lifecycle(folder / "s3-lifecycle.json"),
+        *cloudsql_export(folder / "cloudsql-export.json"),
+        *aws_backup_plan(folder / "aws-backup-plan.json"),
     ]

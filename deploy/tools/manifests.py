@@ -30,6 +30,10 @@ PLACEHOLDERS = {
     "VPC_ID": "vpc-0a1b2c3d4e5f60718",
     "DOCUMENTS_BUCKET": "nexus-documents",
     # The full ARN of the one Secrets Manager secret (a JSON object) holding ECS's secrets.
+    # Scheduled backups (deploy/backup/): the dumps' bucket, and the AWS region that keeps
+    # a copy of every recovery point (another region than AWS_REGION).
+    "BACKUP_BUCKET": "nexus-backups",
+    "DR_AWS_REGION": "ap-southeast-4",
     # Cloud Monitoring (deploy/monitoring/): the channel alerts go to, and the uptime
     # check's id as `gcloud monitoring uptime create` printed it.
     "NOTIFICATION_CHANNEL": "1234567890123456789",
