@@ -109,7 +109,7 @@ request_log = structlog.get_logger("nexus.request")
 
 
 def request_route(request: HttpRequest) -> str:
-    """The URL pattern's name ("booking:clinician", "api:patient-detail"), never the path:
+    """The URL pattern's name ("booking:clinician", "patient-detail"), never the path:
     paths carry record ids, and a 404's path is whatever the visitor typed."""
     match = getattr(request, "resolver_match", None)
     if match is None:
