@@ -27,7 +27,8 @@ class ClinicalNoteAdmin(AuditedAdminMixin):
 
 @admin.register(AiSettings)
 class AiSettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "drafting_enabled"]
+    list_display = ["__str__", "drafting_enabled", "agreement_signed", "retention"]
+    fields = ["agreement_signed", "retention", "data_region", "app8_basis", "drafting_enabled"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not AiSettings.objects.exists()

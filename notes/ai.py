@@ -326,8 +326,9 @@ def render(*, format: str, draft: dict[str, str]) -> str:
 
 
 def ai_drafting_available() -> bool:
-    """The practice allows it and a key is set; otherwise no button shows."""
-    return ai_configured() and AiSettings.current().drafting_enabled
+    """A key is set, the vendor agreement is recorded and the practice turned drafting on;
+    otherwise no button shows and nothing is sent (checked again just before each call)."""
+    return ai_configured() and AiSettings.current().allows_drafting
 
 
 def _stale_after() -> timedelta:

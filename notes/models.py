@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -131,13 +132,33 @@ AI_DRAFT_FORMATS = [
 
 
 class AiSettings(models.Model):
-    """The practice's choice about AI drafting, one row (pk=1). Without OPENAI_API_KEY the
-    feature is off whatever this says."""
+    """The practice's decision to send patient data to OpenAI for drafts, one row (pk=1).
+    Off until a practice admin turns it on, which needs the vendor agreement recorded first
+    (security.md R37: the feature refuses to run unless the agreement is signed and the
+    practice enabled it). Without OPENAI_API_KEY the feature is off whatever this says."""
+
+    class Retention(models.TextChoices):
+        DEFAULT = "default", "Default (abuse monitoring keeps data up to 30 days)"
+        ZDR = "zdr", "Zero Data Retention (approved by OpenAI)"
+        MAM = "mam", "Modified Abuse Monitoring (approved by OpenAI)"
 
     drafting_enabled = models.BooleanField(
-        default=True,
+        default=False,
         help_text="Let clinicians ask for AI drafts of notes. Off: no button, nothing is sent.",
     )
+    agreement_signed = models.BooleanField(
+        "vendor agreement signed",
+        default=False,
+        help_text="A data processing agreement (or BAA) with OpenAI covers patient data.",
+    )
+    retention = models.CharField(max_length=8, choices=Retention.choices, default=Retention.DEFAULT)
+    data_region = models.CharField(max_length=60, blank=True, help_text="e.g. US, EU.")
+    app8_basis = models.TextField(
+        "APP 8 basis",
+        blank=True,
+        help_text="Why this overseas disclosure is allowed (APP 8.1 steps or an exception).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "AI settings"
@@ -145,6 +166,16 @@ class AiSettings(models.Model):
 
     def __str__(self) -> str:
         return "AI settings"
+
+    def clean(self) -> None:
+        if self.drafting_enabled and not self.agreement_signed:
+            raise ValidationError(
+                {"drafting_enabled": "Record the signed vendor agreement before turning this on."}
+            )
+
+    @property
+    def allows_drafting(self) -> bool:
+        return self.drafting_enabled and self.agreement_signed
 
     @classmethod
     def current(cls) -> "AiSettings":

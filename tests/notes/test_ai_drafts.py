@@ -536,3 +536,44 @@ def test_the_job_runs_once_however_often_the_task_is_delivered(
 
     assert ai_draft_run(job_id=job_id) == "skipped"
     assert len(fake_openai.received) == 1
+
+
+def test_nothing_is_sent_until_the_vendor_agreement_is_recorded(
+    clinician_api, draft, fake_openai, django_capture_on_commit_callbacks
+):
+    AiSettings.objects.filter(pk=1).update(agreement_signed=False)
+
+    response = _ask(clinician_api, draft, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 403 and response.json()["code"] == "ai_disabled"
+    assert fake_openai.received == []
+
+
+def test_drafting_cannot_be_turned_on_without_the_agreement(db):
+    from django.core.exceptions import ValidationError
+
+    settings_row = AiSettings(drafting_enabled=True, agreement_signed=False)
+
+    with pytest.raises(ValidationError) as raised:
+        settings_row.full_clean()
+
+    assert "drafting_enabled" in raised.value.message_dict
+    AiSettings.objects.all().delete()
+    assert AiSettings.current().allows_drafting is False  # off by default
+
+
+def test_switching_off_after_queueing_stops_the_send(
+    clinician_user, draft, fake_openai, django_capture_on_commit_callbacks
+):
+    from notes.ai import ai_draft_request
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = ai_draft_request(note=draft, by=clinician_user, shorthand="x", format="soap")
+    AiSettings.objects.filter(pk=1).update(drafting_enabled=False)
+    for callback in callbacks:
+        callback()
+
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "ai_not_allowed"
+    assert fake_openai.received == []
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.DISCLOSE).exists()
