@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -99,7 +98,8 @@ def appointment_book_online(
             sms_consent=details.sms_consent,
             home_clinic=clinic,
         )
-    except ValidationError as exc:
+    except ValidationFailed as exc:
+        # One answer whatever the field, as for every other outcome of the public page.
         raise ValidationFailed("Some of these details could not be saved.") from exc
     appointment = appointment_book(
         patient=patient,

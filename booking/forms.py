@@ -1,9 +1,8 @@
-from datetime import date
-
 from django import forms
 from phonenumber_field.formfields import PhoneNumberField
 
 from appointments.online import OnlineDetails
+from patients.validators import validate_date_of_birth
 
 
 class PatientDetailsForm(forms.Form):
@@ -22,6 +21,7 @@ class PatientDetailsForm(forms.Form):
     # than they scroll to 1950, and it behaves the same for keyboards and screen readers.
     date_of_birth = forms.DateField(
         help_text="For example 23/06/1985",
+        validators=[validate_date_of_birth],
         widget=forms.DateInput(
             format="%d/%m/%Y",
             attrs={"inputmode": "numeric", "autocomplete": "bday", "placeholder": "dd/mm/yyyy"},
@@ -49,12 +49,6 @@ class PatientDetailsForm(forms.Form):
         error_messages={"required": "Please agree so the clinic can hold your booking."},
     )
     sms_consent = forms.BooleanField(label="Send me reminders by SMS", required=False)
-
-    def clean_date_of_birth(self) -> date:
-        born = self.cleaned_data["date_of_birth"]
-        if born > date.today() or born.year < 1900:  # noqa: DTZ011 - a calendar date
-            raise forms.ValidationError("Check the date of birth.")
-        return born
 
     def details(self) -> OnlineDetails:
         data = self.cleaned_data

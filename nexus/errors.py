@@ -4,21 +4,44 @@ Services raise these instead of DRF exceptions so the staff UI, the API, managem
 and Celery tasks all share one vocabulary for "this cannot be done, and here is why".
 """
 
+from collections.abc import Mapping, Sequence
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+
 
 class DomainError(Exception):
     status_code = 400
     code = "invalid"
     default_detail = "The request could not be completed."
 
-    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        field: str | None = None,
+        errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.detail = detail or self.default_detail
         self.field = field
+        # Field name -> messages, when several fields fail at once (a form or API body).
+        self.errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
+        if field and not self.errors:
+            self.errors = {field: [self.detail]}
         super().__init__(self.detail)
 
 
 class ValidationFailed(DomainError):
     status_code = 400
     code = "invalid"
+
+    @classmethod
+    def from_django(cls, error: DjangoValidationError) -> "ValidationFailed":
+        """Model validation (full_clean) in the vocabulary services speak."""
+        if hasattr(error, "error_dict"):
+            errors = error.message_dict
+        else:
+            errors = {"non_field_errors": error.messages}
+        return cls("Some fields are not valid.", errors=errors)
 
 
 class Conflict(DomainError):

@@ -1,18 +1,10 @@
-from typing import Any
-
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
 
 from clinicians.models import Clinic
 from nexus.fields import PhoneNumberField
-from patients.validators import (
-    normalise_digits,
-    validate_medicare_number,
-    validate_ndis_number,
-    validate_postcode,
-)
+from patients.fields import DvaNumberField, MedicareNumberField, NdisNumberField
+from patients.validators import validate_date_of_birth, validate_postcode
 
 
 class Referrer(models.Model):
@@ -80,7 +72,9 @@ class Patient(models.Model):
     given_name = models.CharField(max_length=80)
     family_name = models.CharField(max_length=80)
     preferred_name = models.CharField(max_length=80, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True, db_index=True)  # searched by reception
+    date_of_birth = models.DateField(  # searched by reception
+        null=True, blank=True, db_index=True, validators=[validate_date_of_birth]
+    )
     sex = models.CharField(max_length=12, choices=Sex.choices, default=Sex.NOT_STATED)
     phone = PhoneNumberField(blank=True, db_index=True)
     email = models.EmailField(blank=True)
@@ -88,16 +82,14 @@ class Patient(models.Model):
     suburb = models.CharField(max_length=80, blank=True)
     state = models.CharField(max_length=3, blank=True, choices=AustralianState.choices)
     postcode = models.CharField(max_length=4, blank=True, validators=[validate_postcode])
-    medicare_number = models.CharField(
-        max_length=10, blank=True, db_index=True, validators=[validate_medicare_number]
-    )
+    medicare_number = MedicareNumberField(max_length=10, blank=True, db_index=True)
     medicare_irn = models.CharField(
         "Medicare IRN", max_length=1, blank=True, help_text="Position on the card, 1-9."
     )
-    ndis_number = models.CharField(
-        "NDIS number", max_length=9, blank=True, validators=[validate_ndis_number]
+    ndis_number = NdisNumberField("NDIS number", max_length=9, blank=True)
+    dva_number = DvaNumberField(
+        "DVA number", max_length=9, blank=True, help_text="As on the card, e.g. NX123456."
     )
-    dva_number = models.CharField("DVA number", max_length=9, blank=True)
     funding_type = models.CharField(max_length=12, choices=Funding.choices, default=Funding.PRIVATE)
     emergency_contact_name = models.CharField(max_length=150, blank=True)
     emergency_contact_phone = PhoneNumberField(blank=True)
@@ -134,11 +126,6 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.medicare_number = normalise_digits(self.medicare_number)
-        self.ndis_number = normalise_digits(self.ndis_number)
-        super().save(*args, **kwargs)
-
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
@@ -149,9 +136,3 @@ class Patient(models.Model):
         or just "Parramatta NSW 2150" when there is no street line."""
         locality = " ".join(part for part in (self.suburb, self.state, self.postcode) if part)
         return ", ".join(part for part in (self.address, locality) if part)
-
-    def clean(self) -> None:
-        self.medicare_number = normalise_digits(self.medicare_number)
-        self.ndis_number = normalise_digits(self.ndis_number)
-        if self.date_of_birth and self.date_of_birth > timezone.localdate():
-            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})

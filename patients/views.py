@@ -3,7 +3,6 @@ the chart, which shows one patient's record in one place."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,6 +13,7 @@ from appointments.selectors import appointment_list
 from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
 from documents.selectors import document_panel
+from nexus.errors import ValidationFailed
 from nexus.http import StaffRequest
 from nexus.ratelimit import search_limited
 from notes.selectors import note_list, user_can_read_note_body
@@ -83,6 +83,12 @@ def patient_pick(request: StaffRequest) -> HttpResponse:
     return render(request, "patients/_pick.html", context)
 
 
+def _show_errors(form: PatientForm, error: ValidationFailed) -> None:
+    """A service's field errors beside the fields they name; the rest above the form."""
+    for field, messages_ in error.errors.items() or [(None, [error.detail])]:
+        form.add_error(field if field in form.fields else None, messages_)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("patients.add_patient", raise_exception=True)
@@ -91,8 +97,8 @@ def patient_create(request: StaffRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             patient = patient_register(created_by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
+        except ValidationFailed as error:
+            _show_errors(form, error)
         else:
             audit_change(request=request, record=patient, view="patient_create", created=True)
             messages.success(request, f"Registered {patient}.")
@@ -113,8 +119,8 @@ def patient_edit(request: StaffRequest, patient_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             patient_update(patient=patient, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
+        except ValidationFailed as error:
+            _show_errors(form, error)
         else:
             messages.success(request, f"Saved {patient}.")
             return redirect("patients:chart", patient.pk)

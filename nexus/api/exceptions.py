@@ -24,8 +24,8 @@ def _first_code(detail: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
-        if exc.field:
-            body["errors"] = {exc.field: [exc.detail]}
+        if exc.errors:
+            body["errors"] = exc.errors
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(

@@ -1,14 +1,11 @@
-from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
 from nexus.api.serializers import LeanReadSerializer
+from patients.fields import TYPED_MAX_LENGTH, IdentifierField
 from patients.models import Coordinator, Patient, Referrer
-from patients.validators import normalise_digits, validate_medicare_number, validate_ndis_number
 
 
 def _phone(**kwargs: Any) -> PhoneNumberField:
@@ -41,13 +38,34 @@ class CoordinatorSerializer(serializers.ModelSerializer[Coordinator]):
         fields = ["id", "name", "organisation", "phone", "email"]
 
 
+class IdentifierSerializerField(serializers.CharField):
+    """A card number cleaned by its model field (patients/fields.py): the same normalising
+    and the same validator as the staff form and the import. A Django ValidationError
+    raised here becomes this field's 400 error."""
+
+    def __init__(self, *, model_field: str, **kwargs: Any) -> None:
+        self.model_field = cast(IdentifierField, Patient._meta.get_field(model_field))
+        super().__init__(required=False, allow_blank=True, max_length=TYPED_MAX_LENGTH, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        return self.model_field.clean(value, None) if value else value
+
+
 class PatientSerializer(LeanReadSerializer):
     phone = _phone(help_text="Any Australian format; stored in E.164.")
     emergency_contact_phone = _phone()
-    medicare_number = serializers.CharField(
-        required=False, allow_blank=True, max_length=20, help_text="10 digits, spaces allowed."
+    medicare_number = IdentifierSerializerField(
+        model_field="medicare_number", help_text="10 digits, spaces allowed."
     )
-    ndis_number = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    ndis_number = IdentifierSerializerField(
+        model_field="ndis_number", help_text="9 digits starting 43, spaces allowed."
+    )
+    dva_number = IdentifierSerializerField(
+        model_field="dva_number",
+        help_text="DVA file number: state letter, war code, digits, optional segment letter "
+        "(NX123456, QSS12345A).",
+    )
 
     class Meta:
         model = Patient
@@ -82,30 +100,3 @@ class PatientSerializer(LeanReadSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
-
-    def _digits(self, value: str, validator: Any) -> str:
-        value = normalise_digits(value)
-        if value:
-            try:
-                validator(value)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError(exc.messages) from exc
-        return value
-
-    def validate_medicare_number(self, value: str) -> str:
-        return self._digits(value, validate_medicare_number)
-
-    def validate_ndis_number(self, value: str) -> str:
-        return self._digits(value, validate_ndis_number)
-
-    def validate_date_of_birth(self, value: date | None) -> date | None:
-        if value and value > timezone.localdate():
-            raise serializers.ValidationError("Date of birth cannot be in the future.")
-        if value and value.year < 1900:
-            raise serializers.ValidationError("Check the year of birth.")
-        return value
-
-    def validate_postcode(self, value: str) -> str:
-        if value and not (len(value) == 4 and value.isdigit()):
-            raise serializers.ValidationError("An Australian postcode has 4 digits.")
-        return value
