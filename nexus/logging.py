@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 from gunicorn.glogging import Logger as GunicornLogger
@@ -112,9 +113,11 @@ def request_route(request: HttpRequest) -> str:
     """The URL pattern's name ("booking:clinician", "patient-detail"), never the path:
     paths carry record ids, and a 404's path is whatever the visitor typed."""
     match = getattr(request, "resolver_match", None)
-    if match is None:
-        return "unmatched"
-    return match.view_name or "unnamed"
+    if match is not None:
+        return match.view_name or "unnamed"
+    if request.path_info.startswith(f"/{settings.STATIC_URL.lstrip('/')}"):
+        return "static"  # answered by WhiteNoise before any URL pattern is tried
+    return "unmatched"
 
 
 def _user_id(request: HttpRequest) -> int | None:

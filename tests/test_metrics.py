@@ -8,6 +8,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
@@ -208,3 +209,26 @@ def test_a_request_that_never_looked_up_a_user_logs_none_without_a_query(
 
     (record,) = [r for r in caplog.records if r.name == "nexus.request"]
     assert json.loads(build_formatter("json").format(record))["user_id"] is None
+
+
+def test_static_files_are_one_route_not_unmatched(client):
+    stylesheet = next((settings.BASE_DIR / "static" / "css").glob("*.css")).name
+    response = client.get(f"/static/css/{stylesheet}")
+    client.get("/static/css/no-such-file.css")
+    client.get("/staticky/")
+
+    samples = scrape(client)
+
+    assert response.status_code == 200
+    assert (
+        sample(samples, "nexus_http_responses_total", route="static", method="GET", status="200")
+        == 1
+    )
+    assert (
+        sample(samples, "nexus_http_responses_total", route="static", method="GET", status="404")
+        == 1
+    )
+    assert (
+        sample(samples, "nexus_http_responses_total", route="unmatched", method="GET", status="404")
+        == 1
+    )
