@@ -77,7 +77,9 @@ def drill(url: str) -> int:
             ):
                 result = manage(copy, *args, scratch=scratch / "storage")
                 if result.returncode != 0:
-                    failures.append(f"{label}: {(result.stdout + result.stderr).strip()[-500:]}")
+                    # `migrate --check` says nothing when it fails: name the exit instead.
+                    said = (result.stdout + result.stderr).strip()[-500:]
+                    failures.append(f"{label}: {said or f'exit status {result.returncode}'}")
                 else:
                     print(f"{label}: ok {result.stdout.strip()}".rstrip())
             rto = time.monotonic() - started

@@ -150,3 +150,20 @@ def test_a_backup_is_uploaded_encrypted_and_restorable(s3_endpoint, tmp_path):
         check=True,
     ).stdout
     assert "TABLE DATA public patients_patient" in listing
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_restored_copy_with_migrations_left_to_apply_fails_and_says_so(capsys, monkeypatch):
+    # `migrate --check` exits 1 without a word when migrations are pending (a database
+    # migrated by an older release than the code running the drill).
+    def pending(url, *args, **kwargs):
+        quiet_failure = "migrate" in args
+        return subprocess.CompletedProcess([], 1 if quiet_failure else 0, "", "")
+
+    monkeypatch.setattr(drill, "manage", pending)
+
+    code = drill.drill(database_url())
+
+    assert code == 1
+    assert "FAIL migrations: exit status 1" in capsys.readouterr().err
