@@ -50,7 +50,8 @@ worker: setup
 
 beat: setup
 	mkdir -p var
-	DJANGO_DEBUG=1 $(RUN) celery -A nexus beat -l INFO --schedule var/celerybeat-schedule
+	DJANGO_DEBUG=1 $(RUN) celery -A nexus worker --beat --queues audit --concurrency 1 \
+	  --hostname beat@%h -l INFO --schedule var/celerybeat-schedule
 
 lint: setup
 	$(RUN) ruff check .

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -194,7 +194,7 @@ def audit_seal(*, batch: int = 5_000) -> int:
     error is logged and `audit_verify` reports it.
     """
     try:
-        sealed, head = _seal(batch=batch)
+        sealed, head = _seal(batch=batch, using=_seal_alias())
     except ChainHeadMismatch as error:
         log.error("audit.chain_head_mismatch", error=str(error))
         return 0
@@ -203,27 +203,46 @@ def audit_seal(*, batch: int = 5_000) -> int:
     return sealed
 
 
-@transaction.atomic
-def _seal(*, batch: int) -> tuple[int, AuditEvent | None]:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-    # (SQLite needs no lock: its IMMEDIATE transactions already admit one writer at a time.)
-    last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").first()
-    _check_head(last)
-    seq, prev = (last.seq or 0, last.hash) if last else (0, GENESIS_HASH)
-    sealed = 0
-    while True:
-        rows = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:batch])
-        if not rows:
-            return sealed, last
-        for event in rows:
-            seq += 1
-            event.seq, event.prev_hash = seq, prev
-            event.hash = prev = event.compute_hash()
-        _write_seals(rows)
-        sealed += len(rows)
-        last = rows[-1]
+# The app's role may only INSERT and SELECT audit events (audit/dbrole.py); sealing updates
+# them, so it runs on the schema owner's connection (NEXUS_AUDIT_OWNER_DATABASE_URL).
+SEAL_DATABASE = "audit_owner"
+_LOGIN = ("USER", "HOST", "PORT")
+
+
+def _seal_alias() -> str:
+    """The owner's connection when it logs in as someone else than the app (the URL must
+    name the same database); with the same login (development, tests, one role for
+    everything) the app's own connection, so sealing sees what this transaction has written
+    and no second connection is opened."""
+    if SEAL_DATABASE not in connections.settings:
+        return "default"
+    owner, app = connections[SEAL_DATABASE].settings_dict, connection.settings_dict
+    return SEAL_DATABASE if any(owner[k] != app[k] for k in _LOGIN) else "default"
+
+
+def _seal(*, batch: int, using: str) -> tuple[int, AuditEvent | None]:
+    with transaction.atomic(using=using):
+        db = connections[using]
+        if db.vendor == "postgresql":
+            with db.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+        # (SQLite needs no lock: its IMMEDIATE transactions admit one writer at a time.)
+        events = AuditEvent.objects.using(using)
+        last = events.filter(seq__isnull=False).order_by("-seq").first()
+        _check_head(last)
+        seq, prev = (last.seq or 0, last.hash) if last else (0, GENESIS_HASH)
+        sealed = 0
+        while True:
+            rows = list(events.filter(seq__isnull=True).order_by("id")[:batch])
+            if not rows:
+                return sealed, last
+            for event in rows:
+                seq += 1
+                event.seq, event.prev_hash = seq, prev
+                event.hash = prev = event.compute_hash()
+            _write_seals(rows, using=using)
+            sealed += len(rows)
+            last = rows[-1]
 
 
 def _check_head(last: AuditEvent | None) -> None:
@@ -240,13 +259,16 @@ def _check_head(last: AuditEvent | None) -> None:
         raise ChainHeadMismatch(f"the event at seq {checkpoint.seq} differs from its checkpoint")
 
 
-def _write_seals(rows: list[AuditEvent]) -> None:
-    if connection.vendor != "postgresql":
-        AuditEvent.objects.bulk_update(rows, ["seq", "prev_hash", "hash"], batch_size=200)
+def _write_seals(rows: list[AuditEvent], *, using: str) -> None:
+    db = connections[using]
+    if db.vendor != "postgresql":
+        AuditEvent.objects.using(using).bulk_update(
+            rows, ["seq", "prev_hash", "hash"], batch_size=200
+        )
         return
     # bulk_update's CASE expressions cost ~1 ms a row to build and run at this volume; one
     # UPDATE ... FROM (VALUES ...) per chunk seals tens of thousands of events a second.
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    table = db.ops.quote_name(AuditEvent._meta.db_table)
     for start in range(0, len(rows), 1_000):
         chunk = rows[start : start + 1_000]
         values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
@@ -255,7 +277,7 @@ def _write_seals(rows: list[AuditEvent]) -> None:
             f"UPDATE {table} SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash "  # noqa: S608 - placeholders only
             f"FROM (VALUES {values}) AS v(id, seq, prev_hash, hash) WHERE {table}.id = v.id"
         )
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
 
 

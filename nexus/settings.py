@@ -128,6 +128,16 @@ else:
     # Persistent connections: reconnecting per request cost 3-4x (docs/performance.md).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Sealing the audit chain (audit_seal) fills in three columns of audit rows, which the app's
+# own database role may not touch (audit/dbrole.py, README "Database roles"). Sealing
+# connects through this alias, as the schema owner; set it only where sealing runs (the
+# beat container, which also works the "audit" queue, and `manage.py audit_verify`). Unset,
+# it is DATABASE_URL and sealing shares the app's connection.
+_AUDIT_OWNER_URL = env.str("NEXUS_AUDIT_OWNER_DATABASE_URL", default="")
+DATABASES["audit_owner"] = {
+    **(env.db_url_config(_AUDIT_OWNER_URL) if _AUDIT_OWNER_URL else DATABASES["default"]),
+    "TEST": {"MIRROR": "default"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis is optional: it backs the cache and the Celery broker when set.
@@ -491,6 +501,9 @@ _BEAT = {
         50 * 60,
     ),
 }
+# Sealing runs where the owner's database URL is: the beat container's embedded worker is
+# the only one that works this queue (deploy/docker-entrypoint.sh).
+CELERY_TASK_ROUTES = {"audit.tasks.audit_seal_task": {"queue": "audit"}}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Every few seconds, which a cron cannot say.
     "audit-seal": {

@@ -14,7 +14,6 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from audit import checkpoints
-from audit.dbrole import app_role_sql
 from audit.models import AuditEvent
 from audit.services import Target, audit_chain_verify, audit_record, audit_seal
 from tests.conftest import requires_postgres
@@ -218,36 +217,3 @@ def test_a_forged_checkpoint_is_detected(patient, rf):
         handle.write(json.dumps(forged))
 
     _verify_fails("signature")
-
-
-@requires_postgres
-def test_the_app_database_role_may_only_insert_and_select_audit_events(patient, rf):
-    """The README's role set-up, run as written: the app can record and seal events, and
-    nothing else on the audit table."""
-    role = f"nexus_app_{connection.settings_dict['NAME']}"[:60]
-    with connection.cursor() as cursor:
-        owner = cursor.connection.info.user
-        cursor.execute(f'CREATE ROLE "{role}" NOLOGIN')
-        for statement in app_role_sql(app_role=role, owner=owner):
-            cursor.execute(statement)
-        cursor.execute(f'SET LOCAL ROLE "{role}"')
-
-    _read(patient, rf, times=2)
-    assert audit_seal() == 2
-    for statement in [
-        "UPDATE audit_auditevent SET detail = '{}'",
-        "UPDATE audit_auditevent SET action = 'search'",
-        "DELETE FROM audit_auditevent",
-        "TRUNCATE audit_auditevent",
-    ]:
-        with (
-            pytest.raises(DatabaseError, match="permission denied"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(statement)
-
-    with connection.cursor() as cursor:
-        cursor.execute("RESET ROLE")
-    assert audit_chain_verify().ok

@@ -8,7 +8,8 @@ from audit.dbrole import app_role_sql
 class Command(BaseCommand):
     help = (
         "Print the GRANT statements for the PostgreSQL role the app runs as: full use of the "
-        "other tables, only INSERT and SELECT (and sealing) on the audit table."
+        "other tables, only INSERT and SELECT on the audit table (sealing runs as the owner, "
+        "through NEXUS_AUDIT_OWNER_DATABASE_URL)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
