@@ -59,6 +59,45 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
         return self.filter(start__lt=end, end__gt=start, start__gt=start - MAX_APPOINTMENT_LENGTH)
 
 
+class AppointmentSeries(models.Model):
+    """Appointments booked together by one repeat rule ("weekly for six weeks").
+
+    The rule is kept as RFC 5545 RRULE text (the subset appointments/recurrence.py reads:
+    FREQ=WEEKLY with INTERVAL and COUNT or UNTIL), anchored at `start`, whose wall-clock
+    time in the clinic's zone every occurrence keeps across daylight-saving changes. Each
+    occurrence is an ordinary Appointment pointing here, with its own status and history.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="series")
+    clinician = models.ForeignKey(Clinician, on_delete=models.PROTECT, related_name="series")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="series")
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="series"
+    )
+    start = models.DateTimeField(help_text="The first occurrence's start.")
+    rule = models.CharField(max_length=100, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;COUNT=6")
+    skipped = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Occurrences left out at booking: [{start, conflict}], start in UTC.",
+    )
+    cancelled_from = models.DateTimeField(
+        null=True, blank=True, help_text="Occurrences from this start on were cancelled."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        verbose_name_plural = "appointment series"
+        indexes = [models.Index(fields=["patient", "start"])]
+
+    def __str__(self) -> str:
+        return f"Series {self.pk}: {self.rule}"
+
+
 class Appointment(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked", "Booked"
@@ -118,6 +157,14 @@ class Appointment(models.Model):
         help_text="Booked or confirmed: what undoing an arrival or a no-show returns to.",
     )
     legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    series = models.ForeignKey(
+        AppointmentSeries,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        help_text="The repeat booking this occurrence belongs to, if any.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -24,6 +24,7 @@ def appointment_list(*, user: User) -> AppointmentQuerySet:
         "patient__given_name",
         "patient__family_name",
         "patient__alerts",  # on the calendar block and the panel
+        "series",
         "clinician__title",
         "clinician__given_name",
         "clinician__family_name",

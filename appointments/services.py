@@ -8,7 +8,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from appointments.models import MAX_APPOINTMENT_LENGTH, Appointment, AppointmentType
+from appointments.models import (
+    MAX_APPOINTMENT_LENGTH,
+    Appointment,
+    AppointmentSeries,
+    AppointmentType,
+)
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
 from integrations.models import Message
 from integrations.services import appointment_notify
@@ -64,7 +69,7 @@ def within_working_hours(
     return not on_leave.exists()
 
 
-def _check_override(*, by: User | None, override_working_hours: bool) -> None:
+def check_override(*, by: User | None, override_working_hours: bool) -> None:
     """Only staff holding the permission may place an appointment outside working hours.
     `by` is None when the practice's own code acts with no person behind it (an import,
     a task); the caller then decides, as it does for everything else it writes."""
@@ -72,6 +77,23 @@ def _check_override(*, by: User | None, override_working_hours: bool) -> None:
     if override_working_hours and denied:
         raise PermissionDenied(
             "You may not book outside working hours.", field="override_working_hours"
+        )
+
+
+def check_clinician_at(*, clinician: Clinician, clinic: Clinic) -> None:
+    if not clinician.is_active:
+        raise ValidationFailed("This clinician is no longer active.", field="clinician")
+    if not clinician.clinics.filter(pk=clinic.pk).exists():
+        raise ValidationFailed(f"{clinician} does not work at {clinic}.", field="clinic")
+
+
+def check_bookable(*, patient: Patient, appointment_type: AppointmentType) -> None:
+    """The patient and the type may be booked at all, whatever the time."""
+    if patient.archived:
+        raise ValidationFailed("This patient is archived; restore them first.", field="patient")
+    if not appointment_type.is_active:
+        raise ValidationFailed(
+            "This appointment type is no longer offered.", field="appointment_type"
         )
 
 
@@ -88,10 +110,7 @@ def _check_slot(
         raise ValidationFailed("The appointment must end after it starts.", field="end")
     if end - start > MAX_APPOINTMENT_LENGTH:
         raise ValidationFailed("An appointment cannot last more than 24 hours.", field="end")
-    if not clinician.is_active:
-        raise ValidationFailed("This clinician is no longer active.", field="clinician")
-    if not clinician.clinics.filter(pk=clinic.pk).exists():
-        raise ValidationFailed(f"{clinician} does not work at {clinic}.", field="clinic")
+    check_clinician_at(clinician=clinician, clinic=clinic)
     if _clashes(clinician=clinician, start=start, end=end, exclude_pk=exclude_pk):
         raise SlotUnavailable()
     if not override_working_hours and not within_working_hours(
@@ -136,15 +155,13 @@ def appointment_book(
     source: str = Appointment.Source.STAFF,
     created_by: User | None = None,
     override_working_hours: bool = False,
+    series: AppointmentSeries | None = None,
+    notify: bool = True,
 ) -> Appointment:
-    """`created_by` is the person booking: it decides whether they may override."""
-    _check_override(by=created_by, override_working_hours=override_working_hours)
-    if patient.archived:
-        raise ValidationFailed("This patient is archived; restore them first.", field="patient")
-    if not appointment_type.is_active:
-        raise ValidationFailed(
-            "This appointment type is no longer offered.", field="appointment_type"
-        )
+    """`created_by` is the person booking: it decides whether they may override.
+    `notify=False` books without the confirmation text (a series sends one for all)."""
+    check_override(by=created_by, override_working_hours=override_working_hours)
+    check_bookable(patient=patient, appointment_type=appointment_type)
     end = end or start + appointment_type.duration
     _check_slot(
         clinician=clinician,
@@ -162,11 +179,13 @@ def appointment_book(
         end=end,
         notes=notes,
         source=source,
+        series=series,
         created_by=created_by,
     )
     _save(appointment)
     # In this transaction: a booking rolled back leaves no confirmation behind.
-    appointment_notify(appointment=appointment, kind=Message.Kind.CONFIRMATION)
+    if notify:
+        appointment_notify(appointment=appointment, kind=Message.Kind.CONFIRMATION)
     log.info(
         "appointment.booked",
         appointment_id=appointment.pk,
@@ -197,7 +216,7 @@ def appointment_reschedule(
     by: User | None = None,
 ) -> Appointment:
     """`by` is the person moving it: it decides whether they may override."""
-    _check_override(by=by, override_working_hours=override_working_hours)
+    check_override(by=by, override_working_hours=override_working_hours)
     current = _lock(appointment)
     if current.status not in (Status.BOOKED, Status.CONFIRMED):
         raise InvalidTransition(

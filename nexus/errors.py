@@ -5,6 +5,7 @@ and Celery tasks all share one vocabulary for "this cannot be done, and here is 
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 
@@ -27,6 +28,8 @@ class DomainError(Exception):
         self.errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
         if field and not self.errors:
             self.errors = {field: [self.detail]}
+        # More the API says beside {"detail", "code"}: ids or times, never patient data.
+        self.extra: dict[str, Any] = {}
         super().__init__(self.detail)
 
 
@@ -60,6 +63,17 @@ class OutsideWorkingHours(ValidationFailed):
         "This time is outside the clinician's working hours at this clinic or during time off. "
         "Book it anyway with override_working_hours if you are sure."
     )
+
+
+class SeriesConflict(Conflict):
+    """Some times of a repeat booking cannot be booked; `clashes` lists them, each with
+    its start, end and the code of what stands in its way."""
+
+    code = "series_conflict"
+
+    def __init__(self, detail: str, *, clashes: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.extra = {"clashes": clashes}
 
 
 class InvalidTransition(Conflict):

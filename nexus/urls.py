@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from appointments.api.series import AppointmentSeriesViewSet
 from appointments.api.views import AppointmentTypeViewSet, AppointmentViewSet
 from audit.api.views import AuditEventViewSet
 from billing.api.views import AppointmentInvoiceViewSet, InvoiceViewSet
@@ -35,6 +36,7 @@ router.register("referrers", ReferrerViewSet)
 router.register("coordinators", CoordinatorViewSet)
 router.register("appointment-types", AppointmentTypeViewSet)
 router.register("appointments", AppointmentViewSet)
+router.register("appointment-series", AppointmentSeriesViewSet)
 router.register("notes", ClinicalNoteViewSet)
 router.register("ai-jobs", AiJobViewSet)
 router.register("audit-events", AuditEventViewSet)

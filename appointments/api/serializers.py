@@ -46,6 +46,9 @@ class AppointmentSerializer(serializers.Serializer[Appointment]):
     source = serializers.ChoiceField(choices=Appointment.Source.choices)  # type: ignore[assignment]
     notes = serializers.CharField()
     cancellation_reason = serializers.CharField()
+    series = serializers.IntegerField(
+        allow_null=True, help_text="The repeat booking this appointment belongs to."
+    )
     created_at = serializers.DateTimeField()
 
     def to_representation(self, appt: Appointment) -> dict[str, Any]:
@@ -66,6 +69,7 @@ class AppointmentSerializer(serializers.Serializer[Appointment]):
             "source": appt.source,
             "notes": appt.notes,
             "cancellation_reason": appt.cancellation_reason,
+            "series": appt.series_id,
             "created_at": appt.created_at.isoformat(),
         }
 

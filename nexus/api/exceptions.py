@@ -26,6 +26,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
         if exc.errors:
             body["errors"] = exc.errors
+        body.update(exc.extra)
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
