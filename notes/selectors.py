@@ -2,6 +2,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from documents.models import Document
+from documents.selectors import document_list
 from notes.models import ClinicalNote
 
 
@@ -47,11 +48,12 @@ def note_sources_for_ai(*, user: User, note: ClinicalNote, limit: int = 30) -> l
     )
 
 
-def documents_for_ai(*, note: ClinicalNote, limit: int = 30) -> list[Document]:
-    """Described, not deleted documents of the draft's patient, newest first: an AI draft
-    may quote their descriptions (never the files)."""
+def documents_for_ai(*, user: User, note: ClinicalNote, limit: int = 30) -> list[Document]:
+    """Described live documents of the draft's patient that this user may see, newest
+    first: an AI draft may quote their descriptions (never the files)."""
     return list(
-        Document.objects.filter(patient_id=note.patient_id, deleted_at__isnull=True)
+        document_list(user=user)
+        .filter(patient_id=note.patient_id)
         .exclude(description="")
         .only("id", "patient_id", "category", "description", "uploaded_at")
         .order_by("-uploaded_at", "-id")[:limit]

@@ -89,9 +89,7 @@ def _ai(request: StaffRequest, note: ClinicalNote, form: AiDraftForm | None = No
     ):
         return {"ai_available": False}
     sources = note_sources_for_ai(user=request.user, note=note)
-    documents = (
-        documents_for_ai(note=note) if request.user.has_perm("documents.view_document") else []
-    )
+    documents = documents_for_ai(user=request.user, note=note)
     audit_read(request=request, records=[*sources, *documents], view="note_ai_sources")
     if form is None:
         latest = ai_job_latest(note=note, user=request.user)
@@ -141,9 +139,7 @@ def note_ai_draft(request: StaffRequest, pk: int) -> HttpResponse:
     """Ask for an AI draft of this draft note; the card then polls `note_ai_job`."""
     note = get_object_or_404(note_list(user=request.user).select_related("patient"), pk=pk)
     sources = note_sources_for_ai(user=request.user, note=note)
-    documents = (
-        documents_for_ai(note=note) if request.user.has_perm("documents.view_document") else []
-    )
+    documents = documents_for_ai(user=request.user, note=note)
     form = AiDraftForm(request.POST, sources=sources, documents=documents)
     if not form.is_valid():
         return _ai_refused(request, note, str(next(iter(form.errors.values()))[0]))

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from notes.models import AiJob, ClinicalNote
 from tests.browser.conftest import sign_in, wait_for_htmx
-from tests.browser.test_accessibility import FAILING, axe_violations
+from tests.browser.test_accessibility import FAILING, PHONE, axe_violations
 from tests.factories import ClinicalNoteFactory, PatientFactory, UserFactory
 from tests.notes.conftest import _openai_server, fake_openai  # noqa: F401 (the fake model)
 
@@ -45,6 +45,10 @@ def test_shorthand_to_a_signed_soap_note(page: Page, transactional_db, fake_open
     expect(body).to_have_value(re.compile(r"^Subjective:\nRight foot pain for three weeks"))
     expect(page.get_by_role("note")).to_contain_text("Drafted with AI")
     assert [v for v in axe_violations(page) if v["impact"] in FAILING] == []
+    page.set_viewport_size(PHONE)  # the card and the label fit a phone too
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert [v for v in axe_violations(page) if v["impact"] in FAILING] == []
+    page.set_viewport_size({"width": 1280, "height": 900})
     note.refresh_from_db()
     assert note.status == ClinicalNote.Status.DRAFT and note.signed_at is None
     assert AiJob.objects.get().status == AiJob.Status.DONE
