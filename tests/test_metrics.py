@@ -232,3 +232,14 @@ def test_static_files_are_one_route_not_unmatched(client):
         sample(samples, "nexus_http_responses_total", route="unmatched", method="GET", status="404")
         == 1
     )
+
+
+def test_an_api_request_logs_the_token_users_id(reception_api, reception_user, ada, caplog):
+    with caplog.at_level(logging.INFO, logger="nexus.request"):
+        assert reception_api.get(f"/api/v1/patients/{ada.pk}/").status_code == 200
+
+    (record,) = [r for r in caplog.records if r.name == "nexus.request"]
+    logged = json.loads(build_formatter("json").format(record))
+    assert logged["user_id"] == reception_user.pk
+    assert logged["route"] == "patient-detail"
+    assert "path" not in logged
