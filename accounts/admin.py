@@ -21,6 +21,7 @@ from accounts.services import (
 )
 from audit.models import AuditEvent
 from audit.services import audit_account
+from nexus.http import staff_user
 
 # The access a user had when the admin opened the change form, kept on the request
 # (ModelAdmin instances are shared between requests) to compare after saving.
@@ -51,7 +52,7 @@ class UserAdmin(BaseUserAdmin):
                 request=request,
                 user=obj,
                 role=form.cleaned_data["role"],
-                invited_by=request.user,  # type: ignore[arg-type]  # the admin requires one
+                invited_by=staff_user(request),
             )
             messages.info(request, f"An invitation has been emailed to {obj.email}.")
             return
@@ -77,7 +78,7 @@ class UserAdmin(BaseUserAdmin):
     def resend_invitation(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         pending = queryset.filter(is_active=True, last_login__isnull=True)
         for user in pending:
-            invitation_send(request=request, user=user, invited_by=request.user)  # type: ignore[arg-type]
+            invitation_send(request=request, user=user, invited_by=staff_user(request))
         messages.info(request, f"Sent {len(pending)} invitation(s); signed-in users were skipped.")
 
 
@@ -98,7 +99,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
-            token_revoke(request=request, token=token, by=request.user)  # type: ignore[arg-type]
+            token_revoke(request=request, token=token, by=staff_user(request))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are issued from the staff pages or `manage.py issue_api_token`, which

@@ -3,11 +3,10 @@ into the existing patient it matches, or declined. Every page view and decision 
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import User
 from appointments.online import (
     online_booking_accept,
     online_booking_decline,
@@ -15,9 +14,9 @@ from appointments.online import (
     online_booking_merge,
     online_bookings_pending,
 )
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change, audit_read
 from nexus.errors import DomainError
+from nexus.http import StaffRequest
 
 SHOWN = 50
 
@@ -27,19 +26,14 @@ SHOWN = 50
 @permission_required(
     ["appointments.change_appointment", "patients.change_patient"], raise_exception=True
 )
-def review(request: HttpRequest) -> HttpResponse:
+def review(request: StaffRequest) -> HttpResponse:
     bookings = list(online_bookings_pending()[:SHOWN])
     matches = online_booking_matches(bookings=bookings)
     shown = [b.appointment.patient for b in bookings] + [
         p for found in matches.values() for p in found
     ]
-    if shown:
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.READ,
-            targets=[Target.of(p, "pk") for p in {p.pk: p for p in shown}.values()],
-            detail={"view": "online_booking_review"},
-        )
+    unique = {p.pk: p for p in shown}.values()
+    audit_read(request=request, records=unique, view="online_booking_review")
     rows = [(b, matches[b.pk]) for b in bookings]
     return render(request, "booking/review.html", {"rows": rows})
 
@@ -49,16 +43,16 @@ def review(request: HttpRequest) -> HttpResponse:
 @permission_required(
     ["appointments.change_appointment", "patients.change_patient"], raise_exception=True
 )
-def decide(request: HttpRequest, pk: int) -> HttpResponse:
+def decide(request: StaffRequest, pk: int) -> HttpResponse:
     booking = get_object_or_404(online_bookings_pending(), pk=pk)
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     keep_message = request.POST.get("keep_message") == "on"
     decision = request.POST.get("decision", "")
     made = booking.appointment.patient
     try:
         if decision == "accept":
             online_booking_accept(booking=booking, reviewed_by=user, keep_message=keep_message)
-            targets = [Target.of(made, "pk")]
+            changed = [made]
         elif decision == "merge":
             chosen = request.POST.get("patient", "")
             candidates = online_booking_matches(bookings=[booking])[booking.pk]
@@ -69,21 +63,22 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             online_booking_merge(
                 booking=booking, patient=patient, reviewed_by=user, keep_message=keep_message
             )
-            targets = [Target.of(made, "pk"), Target.of(patient, "pk")]
+            changed = [made, patient]
         elif decision == "decline":
             online_booking_decline(booking=booking, reviewed_by=user)
-            targets = [Target.of(made, "pk")]
+            changed = [made]
         else:
             messages.error(request, "Choose accept, merge or decline.")
             return redirect("online_bookings:review")
     except DomainError as error:
         messages.error(request, error.detail)
         return redirect("online_bookings:review")
-    audit_record(
-        request=request,
-        action=AuditEvent.Action.UPDATE,
-        targets=targets,
-        detail={"view": "online_booking_review", "decision": decision, "booking": booking.pk},
-    )
+    for record in changed:
+        audit_change(
+            request=request,
+            record=record,
+            view="online_booking_review",
+            detail={"decision": decision, "booking": booking.pk},
+        )
     messages.success(request, "Online booking reviewed.")
     return redirect("online_bookings:review")

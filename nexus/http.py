@@ -6,6 +6,7 @@ Django types `request.user` as "a user or an anonymous one" and knows nothing of
 (healthchecks' `AuthenticatedHttpRequest` is the model).
 """
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -23,3 +24,12 @@ class HtmxRequest(HttpRequest):
     """Any request, signed in or not, as it leaves `HtmxMiddleware`."""
 
     htmx: HtmxDetails
+
+
+def staff_user(request: HttpRequest) -> User:
+    """The signed-in user where the signature cannot say so: Django admin methods, whose
+    `request` type is fixed by ModelAdmin (the admin site lets only superusers in)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user

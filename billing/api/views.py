@@ -12,8 +12,7 @@ from rest_framework.response import Response
 from appointments.models import Appointment
 from appointments.selectors import appointment_list
 from audit.api.mixins import AuditedViewSetMixin
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change
 from billing import services
 from billing.api.serializers import InvoiceSerializer, VoidSerializer
 from billing.models import Invoice
@@ -108,11 +107,8 @@ class AppointmentInvoiceViewSet(viewsets.GenericViewSet[Invoice]):
             appointment_list(user=user), pk=kwargs["appointment_pk"]
         )
         invoice = services.invoice_raise(appointment=appointment, created_by=user)
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.CREATE,
-            targets=[Target.of(invoice, "patient_id")],
-            detail={"view": "invoice", "status": 201},
+        audit_change(
+            request=request, record=invoice, view="invoice", created=True, detail={"status": 201}
         )
         data = InvoiceSerializer(invoice_list(user=user).get(pk=invoice.pk)).data
         return Response(data, status=status.HTTP_201_CREATED)

@@ -9,8 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.api.mixins import AuditedViewSetMixin
-from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import audit_change
 from integrations.api.serializers import MessageSerializer, SmsSendSerializer
 from integrations.models import Message
 from integrations.selectors import message_list
@@ -73,11 +72,8 @@ class PatientSmsViewSet(viewsets.GenericViewSet[Message]):
         payload = SmsSendSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         message = sms_send(patient=patient, body=payload.validated_data["body"], created_by=user)
-        audit_record(
-            request=request,
-            action=AuditEvent.Action.CREATE,
-            targets=[Target.of(message, "patient_id")],
-            detail={"view": "sms", "status": 202},
+        audit_change(
+            request=request, record=message, view="sms", created=True, detail={"status": 202}
         )
         message.refresh_from_db()
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
