@@ -165,6 +165,9 @@ class Appointment(models.Model):
         related_name="appointments",
         help_text="The repeat booking this occurrence belongs to, if any.",
     )
+    # A past double booking from FileMaker (which allowed them), kept as history: it stays
+    # outside the no-overlap rule. Only imports set it (a constraint says so).
+    imported_overlap = models.BooleanField(default=False, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -195,6 +198,10 @@ class Appointment(models.Model):
                 name="appointment_at_most_a_day",
                 violation_error_message="An appointment cannot last more than 24 hours.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(imported_overlap=False) | models.Q(source="import"),
+                name="appointment_imported_overlap_only_imports",
+            ),
             PostgresExclusionConstraint(
                 name="appointment_no_overlap",
                 expressions=[
@@ -202,7 +209,10 @@ class Appointment(models.Model):
                     # Half-open [start, end): 10:00-10:30 and 10:30-11:00 do not clash.
                     (TsTzRange("start", "end", RangeBoundary()), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["booked", "confirmed", "arrived", "completed"]),
+                condition=models.Q(
+                    status__in=["booked", "confirmed", "arrived", "completed"],
+                    imported_overlap=False,
+                ),
                 violation_error_code="slot_unavailable",
                 violation_error_message="The clinician already has an appointment at that time.",
             ),

@@ -52,6 +52,9 @@ class Document(models.Model):
     )
     purged_at = models.DateTimeField(null=True, blank=True, help_text="Object removed.")
     legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Imported from FileMaker in a format outside today's upload allowlist (.doc, .tif,
+    # .msg, .rtf): kept, and only ever downloaded as an attachment.
+    legacy_format = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]

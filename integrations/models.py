@@ -236,3 +236,82 @@ class ExternalContact(models.Model):
 
     def __str__(self) -> str:
         return f"Contact {self.external_id}"
+
+
+class ImportRun(models.Model):
+    """One FileMaker import (integrations/filemaker): its options, progress and the
+    reconciliation report. A dry run keeps no rows, so it has no ImportRun either."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=10, default="data-api")
+    options = models.JSONField(default=dict, blank=True, help_text="--only, --since, batch size.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    balanced = models.BooleanField(
+        null=True, help_text="Every layout's outcomes add up to its foundCount."
+    )
+    error = models.CharField(max_length=300, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"FileMaker import {self.pk} ({self.get_status_display().lower()})"
+
+
+class ImportCheckpoint(models.Model):
+    """Where a run is in one layout: committed with each batch, so a killed run resumes at
+    the first batch it had not committed, with the counts it had so far."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="checkpoints")
+    layout = models.CharField(max_length=100)
+    offset = models.PositiveIntegerField(default=0)
+    done = models.BooleanField(default=False)
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "layout"], name="import_checkpoint_one_per_layout"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.layout} at {self.offset}"
+
+
+class ImportedRecord(models.Model):
+    """A FileMaker record the import brought in (or merged): which Nexus row it became, a
+    digest of the source record (a later run skips it when unchanged) and of the values
+    written (a differing row was edited in Nexus since: a conflict, never overwritten)."""
+
+    layout = models.CharField(max_length=100)
+    legacy_id = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()
+    source_digest = models.CharField(max_length=64)
+    row_digest = models.CharField(max_length=64)
+    merged = models.BooleanField(default=False)
+    imported_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["layout", "legacy_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["layout", "legacy_id"], name="imported_record_one_per_legacy_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.layout} {self.legacy_id}"

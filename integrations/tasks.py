@@ -31,3 +31,24 @@ def reminders_send_task() -> int:
     """Beat: reminders for appointments in the next 24 hours. A database constraint keeps
     it to one per appointment however often, or however concurrently, this runs."""
     return reminders_send()
+
+
+@shared_task(ignore_result=True)
+def filemaker_import_task(run_id: int) -> None:
+    """The Imports page's run: the connection from the environment, the options saved on
+    the run. Safe to run twice: the second continues from the run's checkpoints."""
+    from datetime import datetime
+
+    from integrations.filemaker.importer import Options
+    from integrations.filemaker.services import connection_from_env, import_filemaker
+    from integrations.models import ImportRun
+
+    run = ImportRun.objects.get(pk=run_id)
+    saved = run.options
+    options = Options(
+        source=run.source,
+        only=tuple(saved.get("only") or ()),
+        since=datetime.fromisoformat(saved["since"]) if saved.get("since") else None,
+        batch_size=int(saved.get("batch_size") or 2_000),
+    )
+    import_filemaker(connection=connection_from_env(), options=options, run_id=run.pk)
