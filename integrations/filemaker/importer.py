@@ -612,7 +612,15 @@ class Clients(Kind):
     model = Patient
     # Fields whose invalid value is blanked (and kept in the alerts) rather than losing the
     # patient: the patient's record matters more than one bad number.
-    SOFT = ("medicare_number", "ndis_number", "postcode", "state", "medicare_irn", "dva_number")
+    SOFT = (
+        "medicare_number",
+        "ndis_number",
+        "dva_number",
+        "postcode",
+        "state",
+        "medicare_irn",
+        "date_of_birth",
+    )
 
     def build(self, legacy_id: str, v: dict[str, Any], invalid: dict[str, str]) -> dict[str, Any]:
         kept = [f"{name}: {raw}" for name, raw in invalid.items() if raw.strip()]
@@ -623,10 +631,6 @@ class Clients(Kind):
         dob = v.get("date_of_birth")
         if dob and dob > timezone.localdate():
             warnings.append("future_date_of_birth")
-            kept.append(f"DOB: {dob:%d/%m/%Y}")
-            dob = None
-        if dob and dob.year < 1880:
-            warnings.append("impossible_date_of_birth")
             kept.append(f"DOB: {dob:%d/%m/%Y}")
             dob = None
         irn = v.get("medicare_irn") or ""
