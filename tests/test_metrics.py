@@ -243,3 +243,15 @@ def test_an_api_request_logs_the_token_users_id(reception_api, reception_user, a
     assert logged["user_id"] == reception_user.pk
     assert logged["route"] == "patient-detail"
     assert "path" not in logged
+
+
+def test_a_beat_run_that_expired_in_the_queue_is_counted_as_expired(client):
+    from celery.signals import task_revoked
+
+    # What a worker sends for a message past its `expires` (celery/worker/request.py).
+    task_revoked.send(sender=_works, request=None, terminated=False, signum=None, expired=True)
+
+    samples = scrape(client)
+    assert (
+        sample(samples, "nexus_celery_tasks_total", task="tests.metrics_ok", outcome="expired") == 1
+    )
