@@ -5,6 +5,7 @@ from typing import Any, cast
 from django import forms
 
 from appointments.models import Appointment, AppointmentType
+from appointments.recurrence import MAX_OCCURRENCES
 from clinicians.models import Clinic, Clinician
 from nexus.dates import in_supported_range
 from patients.models import Patient
@@ -31,6 +32,15 @@ class _WhenForm(forms.Form):
         )
 
 
+REPEAT_CHOICES = [
+    ("", "Does not repeat"),
+    ("1", "Every week"),
+    ("2", "Every 2 weeks"),
+    ("3", "Every 3 weeks"),
+    ("4", "Every 4 weeks"),
+]
+
+
 class BookingForm(_WhenForm):
     patient = forms.ModelChoiceField(
         queryset=Patient.objects.filter(archived=False),
@@ -48,6 +58,26 @@ class BookingForm(_WhenForm):
     override_working_hours = forms.BooleanField(
         required=False, label="Book outside working hours or during time off"
     )
+    # A repeat booking: the same weekday and clinic-local time, every N weeks, N times.
+    repeat_weeks = forms.TypedChoiceField(
+        label="Repeat",
+        choices=REPEAT_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    repeat_count = forms.IntegerField(
+        label="Times", min_value=2, max_value=MAX_OCCURRENCES, initial=6, required=False
+    )
+    skip_conflicts = forms.BooleanField(
+        required=False, label="Skip the times that cannot be booked and book the rest"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("repeat_weeks") and not data.get("repeat_count"):
+            self.add_error("repeat_count", "Say how many times.")
+        return data
 
     def __init__(self, *args: Any, clinic: Clinic | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -19,8 +19,16 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
 from appointments.forms import BookingForm, CancelForm, RescheduleForm, StatusForm
-from appointments.models import Appointment
+from appointments.models import Appointment, AppointmentSeries
+from appointments.recurrence import SeriesRule
 from appointments.selectors import appointment_list, booking_starts
+from appointments.series import (
+    CLASH,
+    OUTSIDE_HOURS,
+    TIME_OFF,
+    appointment_series_book,
+    series_preview,
+)
 from appointments.services import (
     appointment_book,
     appointment_cancel,
@@ -34,8 +42,9 @@ from audit.services import audit_change, audit_read
 from clinicians.models import Clinic, Clinician
 from clinicians.selectors import clinic_chosen, clinics_open
 from nexus.dates import in_supported_range, parse_aware_datetime, parse_date
-from nexus.errors import DomainError, OutsideWorkingHours
+from nexus.errors import DomainError, OutsideWorkingHours, SeriesConflict
 from nexus.http import StaffRequest
+from nexus.timezones import in_zone
 from patients.models import Patient
 from patients.selectors import patient_list
 
@@ -198,7 +207,12 @@ def book(request: StaffRequest) -> HttpResponse:
             start = start.astimezone(clinic.tz)
             initial |= {"date": start.date(), "time": start.time().replace(second=0)}
         form = BookingForm(initial=initial, clinic=clinic)
-    if request.method == "POST" and form.is_valid():
+    occurrences: list[dict[str, Any]] = []
+    if request.method == "POST" and form.is_valid() and form.cleaned_data["repeat_weeks"]:
+        series, occurrences = _book_series(request, form)
+        if series is not None:
+            return _series_done(request, series)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             appointment = appointment_book(
@@ -224,8 +238,73 @@ def book(request: StaffRequest) -> HttpResponse:
             )
     # Keep the chosen patient on show when the form comes back with an error.
     patient = form.cleaned_data.get("patient") if form.is_bound else chosen_patient
-    context = {"form": form, "patient": patient, **_starts_that_fit(form, clinic)}
+    context = {
+        "form": form,
+        "patient": patient,
+        "occurrences": occurrences,
+        "blocked": sum(1 for o in occurrences if o["problem"]),
+        **_starts_that_fit(form, clinic),
+    }
     return _panel(request, "appointments/book.html", context)
+
+
+# How the booking panel names what stands in a repeat's way (appointments/series.py).
+SERIES_PROBLEMS = {
+    CLASH: "already booked",
+    OUTSIDE_HOURS: "outside working hours",
+    TIME_OFF: "time off",
+}
+
+
+def _book_series(
+    request: StaffRequest, form: BookingForm
+) -> tuple[AppointmentSeries | None, list[dict[str, Any]]]:
+    """Book the repeat the form describes; when some times cannot be booked, nothing is
+    booked and the panel lists every time with what is wrong with it, so reception can
+    tick "skip" or choose another time."""
+    data = form.cleaned_data
+    clinic = data["clinic"]
+    where = {
+        "clinician": data["clinician"],
+        "clinic": clinic,
+        "appointment_type": data["appointment_type"],
+        "start": form.start_in(clinic),
+        "override_working_hours": data["override_working_hours"],
+    }
+    try:
+        rule = SeriesRule(every_weeks=data["repeat_weeks"], count=data["repeat_count"])
+        series = appointment_series_book(
+            patient=data["patient"],
+            rule=rule,
+            skip_conflicts=data["skip_conflicts"],
+            notes=data["notes"],
+            created_by=request.user,
+            **where,
+        )
+    except SeriesConflict as error:
+        form.add_error(None, error.detail)
+        shown = series_preview(rule=rule, **where)
+        return None, [
+            {"when": in_zone(o.start, clinic.tz), "problem": SERIES_PROBLEMS.get(o.conflict or "")}
+            for o in shown
+        ]
+    except DomainError as error:
+        _form_error(form, error)
+        return None, []
+    return series, []
+
+
+def _series_done(request: StaffRequest, series: AppointmentSeries) -> HttpResponse:
+    audit_change(request=request, record=series, view="calendar_book_series", created=True)
+    booked = list(series.appointments.select_related("clinic", "clinician", "patient"))
+    first = booked[0]
+    skipped = f" {len(series.skipped)} skipped." if series.skipped else ""
+    return _done(
+        request,
+        first,
+        f"Booked {len(booked)} appointments for {first.patient} with {first.clinician}, "
+        f"from {first.local_start:%a %-d %b at %-I:%M %p}.{skipped}",
+    )
 
 
 def _starts_that_fit(form: BookingForm, clinic: Clinic) -> dict[str, Any]:
