@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,6 +32,7 @@ from booking.verification import (
     verification_start,
 )
 from clinicians.models import Clinic, Clinician, Discipline
+from clinicians.selectors import clinician_search
 from nexus.dates import parse_aware_datetime
 from nexus.errors import DomainError
 from nexus.metrics import BOOKING_FUNNEL
@@ -72,10 +73,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("q", "").strip()[:80]
     discipline = request.GET.get("discipline", "")
     clinic = request.GET.get("clinic", "")
-    for word in name.split()[:3]:
-        clinicians = clinicians.filter(
-            Q(given_name__istartswith=word) | Q(family_name__istartswith=word)
-        )
+    clinicians = clinician_search(clinicians, name)
     if discipline.isdigit():
         clinicians = clinicians.filter(disciplines=int(discipline))
     if clinic.isdigit():

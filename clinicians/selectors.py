@@ -1,7 +1,7 @@
 """Reads about clinics and clinicians for staff pages."""
 
 from django.contrib.sessions.backends.base import SessionBase
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from clinicians.models import Clinic, Clinician
@@ -35,3 +35,19 @@ def clinic_chosen(*, session: SessionBase, chosen: str = "") -> Clinic | None:
 def clinician_of(*, user: User) -> Clinician | None:
     """The clinician record of a signed-in user, if they are one."""
     return Clinician.objects.filter(user=user).first()
+
+
+# Words of a name search that count; more are ignored (nobody types four names, and each
+# word is another join-free filter on every row).
+SEARCH_WORDS = 3
+
+
+def clinician_search(clinicians: QuerySet[Clinician], term: str) -> QuerySet[Clinician]:
+    """Clinicians whose given or family name starts with every word typed, as patient
+    search matches names: "pri sha" finds Priya Sharma, "sha" finds Sharma. The staff API
+    and the public booking directory both search with this."""
+    for word in term.split()[:SEARCH_WORDS]:
+        clinicians = clinicians.filter(
+            Q(given_name__istartswith=word) | Q(family_name__istartswith=word)
+        )
+    return clinicians

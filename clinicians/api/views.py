@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -18,6 +18,7 @@ from clinicians.api.serializers import (
     SlotSerializer,
 )
 from clinicians.models import Clinic, Clinician, Discipline
+from clinicians.selectors import clinician_search
 from nexus.api.filters import IdFilter
 from nexus.api.viewsets import ReadCreateUpdateViewSet
 from nexus.errors import ValidationFailed
@@ -36,7 +37,9 @@ class DisciplineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Disciplin
 
 
 class ClinicianFilter(filters.FilterSet):
-    search = filters.CharFilter(method="filter_search", label="Name contains")
+    search = filters.CharFilter(
+        method="filter_search", label="Name: each word starts the given or family name"
+    )
     discipline = IdFilter("disciplines", many=True)
     clinic = IdFilter("clinics", many=True)
 
@@ -47,11 +50,7 @@ class ClinicianFilter(filters.FilterSet):
     def filter_search(
         self, queryset: QuerySet[Clinician], name: str, value: str
     ) -> QuerySet[Clinician]:
-        for word in value.split():
-            queryset = queryset.filter(
-                Q(given_name__icontains=word) | Q(family_name__icontains=word)
-            )
-        return queryset
+        return clinician_search(queryset, value)
 
     @property
     def qs(self) -> QuerySet[Clinician]:
