@@ -81,6 +81,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Connect and disconnect Xero, see its sync queue.
         "integrations.view_oauthconnection",
         "integrations.change_oauthconnection",
+        # Imports from FileMaker: start one, follow it, download its report.
+        "integrations.view_importrun",
+        "integrations.add_importrun",
     ],
     CLINICIAN: [
         *_REFERENCE_DATA,

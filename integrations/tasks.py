@@ -51,4 +51,12 @@ def filemaker_import_task(run_id: int) -> None:
         since=datetime.fromisoformat(saved["since"]) if saved.get("since") else None,
         batch_size=int(saved.get("batch_size") or 2_000),
     )
-    import_filemaker(connection=connection_from_env(), options=options, run_id=run.pk)
+    try:
+        import_filemaker(connection=connection_from_env(), options=options, run_id=run.pk)
+    except Exception as error:
+        # The page shows the run failed (and a new one may start); the class name only,
+        # never a message that could quote a record.
+        ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
+            status=ImportRun.Status.FAILED, error=f"Stopped: {type(error).__name__}"
+        )
+        raise

@@ -63,6 +63,7 @@ urlpatterns = [
     path("setup/appointment-types/", include("appointments.type_urls")),
     path("setup/users/", include("accounts.user_urls")),
     path("setup/tokens/", include("accounts.token_urls")),
+    path("setup/imports/", include("integrations.import_urls")),
     path("book/", include("booking.urls")),
     path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),

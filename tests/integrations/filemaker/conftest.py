@@ -6,13 +6,13 @@ from tests.fakes.filemaker import FakeFileMaker, Practice, generate_practice
 
 
 @pytest.fixture(scope="session")
-def practice() -> Practice:
+def fm_practice() -> Practice:
     return generate_practice()
 
 
 @pytest.fixture(scope="session")
-def _filemaker_server(practice: Practice) -> Iterator[FakeFileMaker]:
-    fake = FakeFileMaker.start(practice, odata_page=50)
+def _filemaker_server(fm_practice: Practice) -> Iterator[FakeFileMaker]:
+    fake = FakeFileMaker.start(fm_practice, odata_page=50)
     yield fake
     fake.stop()
 

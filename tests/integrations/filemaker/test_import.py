@@ -17,7 +17,7 @@ from tests.integrations.filemaker.helpers import counts, run_import, snapshot
 
 pytestmark = pytest.mark.django_db
 
-# Where each kind of dirty data in the generated practice must end up in the report.
+# Where each kind of dirty data in the generated fm_practice must end up in the report.
 EXPECTED = {
     ("Clients", "warnings", "impossible_date"): "impossible_dob",
     ("Clients", "warnings", "future_date_of_birth"): "future_dob",
@@ -42,34 +42,38 @@ EXPECTED = {
 }
 
 
-def test_full_import_adds_up_and_names_every_kind_of_dirty_data(fake_filemaker, practice, tmp_path):
+def test_full_import_adds_up_and_names_every_kind_of_dirty_data(
+    fake_filemaker, fm_practice, tmp_path
+):
     report = run_import(tmp_path)
 
     assert report["balanced"] is True
     for layout, state in report["layouts"].items():
         assert (
-            sum(state[o] for o in OUTCOMES) == state["found_count"] == len(practice.layouts[layout])
+            sum(state[o] for o in OUTCOMES)
+            == state["found_count"]
+            == len(fm_practice.layouts[layout])
         )
         assert state["rejected"] == sum(len(ids) for ids in state["rejected_ids"].values())
         assert state["merged"] == sum(len(ids) for ids in state["merged_ids"].values())
     for (layout, bucket, reason), dirty_kind in EXPECTED.items():
         named = report["layouts"][layout][bucket].get(reason, [])
-        for legacy_id in practice.dirty[dirty_kind]:
+        for legacy_id in fm_practice.dirty[dirty_kind]:
             assert legacy_id in named, (layout, bucket, reason, legacy_id)
     assert (
-        sorted(practice.dirty["duplicate_client"])
+        sorted(fm_practice.dirty["duplicate_client"])
         in report["layouts"]["Clients"]["merge_candidates"]
     )
     # Nothing rejected that the generator did not make dirty.
-    assert report["layouts"]["Referrers"]["imported"] == len(practice.layouts["Referrers"])
+    assert report["layouts"]["Referrers"]["imported"] == len(fm_practice.layouts["Referrers"])
     assert (tmp_path / "report.csv").read_text().count("\n") > 20
 
 
-def test_the_rows_come_over_as_nexus_expects(fake_filemaker, practice, tmp_path):
+def test_the_rows_come_over_as_nexus_expects(fake_filemaker, fm_practice, tmp_path):
     run_import(tmp_path)
 
     # Practitioners: clinicians whether active or not, never listed publicly, no accounts.
-    assert Clinician.objects.count() == len(practice.layouts["Practitioners"])
+    assert Clinician.objects.count() == len(fm_practice.layouts["Practitioners"])
     assert Clinician.objects.filter(is_active=False).exists()
     assert not Clinician.objects.filter(listed_publicly=True).exists()
     assert not Clinician.objects.filter(user__isnull=False).exists()
@@ -80,19 +84,19 @@ def test_the_rows_come_over_as_nexus_expects(fake_filemaker, practice, tmp_path)
     assert not Appointment.objects.exclude(source=Appointment.Source.IMPORT).exists()
 
     # A patient's number with spaces is stored clean; a bad value is kept in the alerts.
-    spaced = Patient.objects.get(legacy_id=practice.dirty["medicare_spaces"][0])
+    spaced = Patient.objects.get(legacy_id=fm_practice.dirty["medicare_spaces"][0])
     assert spaced.medicare_number.isdigit() and len(spaced.medicare_number) == 10
-    texted = Patient.objects.get(legacy_id=practice.dirty["phone_text"][0])
+    texted = Patient.objects.get(legacy_id=fm_practice.dirty["phone_text"][0])
     assert "ring mum first" in texted.alerts
-    plus = Patient.objects.get(legacy_id=practice.dirty["phone_61"][0])
+    plus = Patient.objects.get(legacy_id=fm_practice.dirty["phone_61"][0])
     assert str(plus.phone) == "+61412345612"
     assert (
-        Patient.objects.get(legacy_id=practice.dirty["two_digit_year"][0]).date_of_birth.year
+        Patient.objects.get(legacy_id=fm_practice.dirty["two_digit_year"][0]).date_of_birth.year
         == 1975
     )
 
     # The past double booking is kept as history, outside the no-overlap rule.
-    history = Appointment.objects.get(legacy_id=practice.dirty["double_booking_past"][0])
+    history = Appointment.objects.get(legacy_id=fm_practice.dirty["double_booking_past"][0])
     assert history.imported_overlap is True and history.status == Appointment.Status.COMPLETED
 
     # Signed notes stay signed with their digest; unsigned ones are drafts.
@@ -100,20 +104,20 @@ def test_the_rows_come_over_as_nexus_expects(fake_filemaker, practice, tmp_path)
     assert signed.exists()
     for note in signed:
         assert note.content_sha256 == note.compute_sha256()
-    long_note = ClinicalNote.objects.get(legacy_id=practice.dirty["long_note"][0])
+    long_note = ClinicalNote.objects.get(legacy_id=fm_practice.dirty["long_note"][0])
     assert len(long_note.body.encode()) > 100_000
     assert ClinicalNote.objects.filter(status=ClinicalNote.Status.DRAFT).exists()
 
     # Documents: the SHA-256 of the container's bytes, on the right patient.
-    rows = {r["DocID"]: r for r in practice.layouts["Documents"]}
+    rows = {r["DocID"]: r for r in fm_practice.layouts["Documents"]}
     for document in Document.objects.select_related("patient"):
         row = rows[document.legacy_id]
-        content, _ = practice.files[row["File"].split(".")[0]]
+        content, _ = fm_practice.files[row["File"].split(".")[0]]
         assert document.sha256 == hashlib.sha256(content).hexdigest()
         assert document.patient.legacy_id == row["ClientID"]
         with document.file.open("rb") as handle:
             assert handle.read() == content
-    legacy = Document.objects.filter(legacy_id__in=practice.dirty["legacy_format"])
+    legacy = Document.objects.filter(legacy_id__in=fm_practice.dirty["legacy_format"])
     assert legacy.count() == 2 and all(d.legacy_format for d in legacy)
 
 
@@ -156,10 +160,10 @@ def test_odata_gives_the_same_result_as_the_data_api(fake_filemaker, tmp_path):
 
 
 def test_a_source_record_changed_since_is_updated_unless_edited_in_nexus(
-    fake_filemaker, practice, tmp_path, monkeypatch
+    fake_filemaker, fm_practice, tmp_path, monkeypatch
 ):
     run_import(tmp_path, name="first")
-    referrers = practice.layouts["Referrers"]
+    referrers = fm_practice.layouts["Referrers"]
     monkeypatch.setitem(referrers[0], "Name", "Dr Renamed In FileMaker")
     monkeypatch.setitem(referrers[1], "Name", "Dr Also Renamed")
     # Reception corrected the second one in Nexus after the import.
@@ -179,9 +183,11 @@ def test_a_source_record_changed_since_is_updated_unless_edited_in_nexus(
     assert list(report["layouts"]) == ["Referrers"]
 
 
-def test_since_reads_only_records_modified_after(fake_filemaker, practice, tmp_path, monkeypatch):
+def test_since_reads_only_records_modified_after(
+    fake_filemaker, fm_practice, tmp_path, monkeypatch
+):
     run_import(tmp_path, name="first")
-    client = practice.layouts["Clients"][40]
+    client = fm_practice.layouts["Clients"][40]
     monkeypatch.setitem(client, "ModifiedTS", "11/27/2026 21:30:00")
     monkeypatch.setitem(client, "Alerts", "Latex allergy")
 
@@ -298,3 +304,24 @@ def test_the_fake_refuses_percent_encoded_odata_options(fake_filemaker):
         timeout=5,
     )
     assert response.status_code == 400
+
+
+def test_a_legacy_format_is_only_ever_downloaded_as_an_attachment(
+    fake_filemaker, fm_practice, tmp_path, admin_api
+):
+    run_import(tmp_path)
+    document = Document.objects.get(legacy_id=fm_practice.dirty["legacy_format"][0])
+
+    response = admin_api.get(f"/api/v1/documents/{document.pk}/download/")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert (
+        b"".join(response.streaming_content)
+        == fm_practice.files[
+            next(r for r in fm_practice.layouts["Documents"] if r["DocID"] == document.legacy_id)[
+                "File"
+            ].split(".")[0]
+        ][0]
+    )
