@@ -96,11 +96,31 @@ class BookingForm(_WhenForm):
             return None
 
 
+SCOPE_THIS = "this"
+SCOPE_FOLLOWING = "following"
+
+
+def _scope_field(verb: str) -> forms.ChoiceField:
+    # Both panel forms carry one, so each gets its own ids.
+    """For an appointment of a repeat booking: change it alone, or the later ones too."""
+    return forms.ChoiceField(
+        label=f"{verb} which",
+        choices=[
+            (SCOPE_THIS, "This appointment only"),
+            (SCOPE_FOLLOWING, "This and the following ones in the series"),
+        ],
+        initial=SCOPE_THIS,
+        required=False,
+        widget=forms.RadioSelect(attrs={"id": f"{verb.lower()}-scope"}),
+    )
+
+
 class RescheduleForm(_WhenForm):
     clinician = forms.ModelChoiceField(queryset=Clinician.objects.filter(is_active=True))
     override_working_hours = forms.BooleanField(
         required=False, label="Move outside working hours or during time off"
     )
+    scope = _scope_field("Move")
 
 
 class CancelForm(forms.Form):
@@ -109,6 +129,7 @@ class CancelForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell"}),
         error_messages={"required": "Say why the appointment is cancelled."},
     )
+    scope = _scope_field("Cancel")
 
 
 class StatusForm(forms.Form):

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from appointments.constraints import PostgresExclusionConstraint, RangeBoundary, TsTzRange
+from appointments.recurrence import SeriesRule
 from clinicians.models import Clinic, Clinician
 from nexus.timezones import ZonedDateTime, in_zone, zone_label
 from patients.models import Patient
@@ -96,6 +97,16 @@ class AppointmentSeries(models.Model):
 
     def __str__(self) -> str:
         return f"Series {self.pk}: {self.rule}"
+
+    @property
+    def local_start(self) -> ZonedDateTime:
+        """The first occurrence in the clinic's zone (needs `clinic` loaded)."""
+        return in_zone(self.start, self.clinic.tz)
+
+    @property
+    def description(self) -> str:
+        """ "Every week, 6 times" (needs `clinic` loaded: UNTIL is read in its zone)."""
+        return SeriesRule.from_rrule(self.rule, self.clinic.tz).describe()
 
 
 class Appointment(models.Model):

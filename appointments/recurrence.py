@@ -59,6 +59,13 @@ class SeriesRule:
         count = int(fields["COUNT"]) if "COUNT" in fields else None
         return cls(every_weeks=int(fields.get("INTERVAL", "1")), count=count, until=until)
 
+    def describe(self) -> str:
+        """For people: "Every week, 6 times", "Every 2 weeks until 12 Apr 2027"."""
+        every = "Every week" if self.every_weeks == 1 else f"Every {self.every_weeks} weeks"
+        if self.until is not None:
+            return f"{every} until {self.until:%-d %b %Y}"
+        return f"{every}, {self.count} times"
+
     def as_dict(self) -> dict[str, int | str]:
         """The API's shape: {"every_weeks", "count"} or {"every_weeks", "until"}."""
         if self.until is not None:

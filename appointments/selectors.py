@@ -3,11 +3,17 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from accounts.models import User
 from appointments.availability import open_blocks
-from appointments.models import Appointment, AppointmentQuerySet, AppointmentType
+from appointments.models import (
+    Appointment,
+    AppointmentQuerySet,
+    AppointmentSeries,
+    AppointmentType,
+)
 from clinicians.models import Clinic, Clinician, TimeOff
 from nexus.timezones import ZonedDateTime, in_zone, zone_label
 
@@ -116,4 +122,42 @@ def booking_starts(
             clinician_ids=[clinician.pk], start_date=day, end_date=day, clinic=clinic
         )
         for start in block.starts(length=length, not_before=now or timezone.now())
+    ]
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A repeat booking as the chart lists it."""
+
+    series: AppointmentSeries
+    active: int
+    cancelled: int
+    next_start: ZonedDateTime | None
+
+
+def patient_series(*, user: User, patient_id: int, limit: int = 10) -> list[SeriesSummary]:
+    """The patient's repeat bookings, latest first, each with how many of its appointments
+    still stand, how many were cancelled and when the next one is. One query."""
+    now = timezone.now()
+    active = Q(appointments__status__in=Appointment.ACTIVE_STATUSES)
+    rows = (
+        AppointmentSeries.objects.filter(patient_id=patient_id)
+        .select_related("clinic", "clinician", "appointment_type")
+        .annotate(
+            active_count=Count("appointments", filter=active),
+            cancelled_count=Count(
+                "appointments", filter=Q(appointments__status=Appointment.Status.CANCELLED)
+            ),
+            next_start=Min("appointments__start", filter=active & Q(appointments__start__gte=now)),
+        )
+        .order_by("-start", "-id")[:limit]
+    )
+    return [
+        SeriesSummary(
+            series=row,
+            active=row.active_count,
+            cancelled=row.cancelled_count,
+            next_start=(in_zone(row.next_start, row.clinic.tz) if row.next_start else None),
+        )
+        for row in rows
     ]

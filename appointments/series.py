@@ -29,13 +29,14 @@ from appointments.services import (
     appointment_book,
     appointment_cancel,
     appointment_notify,
+    appointment_reschedule,
     check_bookable,
     check_clinician_at,
     check_override,
 )
 from clinicians.models import Clinic, Clinician
 from integrations.models import Message
-from nexus.errors import InvalidTransition, SeriesConflict, SlotUnavailable
+from nexus.errors import DomainError, InvalidTransition, SeriesConflict, SlotUnavailable
 from patients.models import Patient
 
 log = structlog.get_logger(__name__)
@@ -210,6 +211,64 @@ def appointment_series_book(
         override=override_working_hours,
     )
     return series
+
+
+def _following(appointment: Appointment) -> list[Appointment]:
+    """This occurrence and the later ones of its series that can still change."""
+    return list(
+        Appointment.objects.select_for_update()
+        .filter(
+            series_id=appointment.series_id,
+            start__gte=appointment.start,
+            status__in=[Appointment.Status.BOOKED, Appointment.Status.CONFIRMED],
+        )
+        .select_related("clinic", "clinician", "patient", "appointment_type")
+        .order_by("start")
+    )
+
+
+@transaction.atomic
+def appointment_series_move_following(
+    *,
+    appointment: Appointment,
+    start: datetime,
+    clinician: Clinician | None = None,
+    override_working_hours: bool = False,
+    by: User | None = None,
+) -> list[Appointment]:
+    """Move this occurrence to `start` and each later booked one of its series the same
+    way: as many days on, at the new clinic-local time (so across a daylight-saving change
+    10:00 stays 10:00). All of them move or none: any refusal undoes the rest."""
+    if appointment.series_id is None:
+        raise InvalidTransition("This appointment is not part of a repeat booking.")
+    tz = appointment.clinic.tz
+    old_local, new_local = appointment.start.astimezone(tz), start.astimezone(tz)
+    shift = new_local.date() - old_local.date()
+    wall = new_local.time().replace(fold=0)
+    following = _following(appointment)
+    if not following or following[0].pk != appointment.pk:
+        raise InvalidTransition("Only a booked or confirmed appointment can be moved.")
+    # Every occurrence moves by the same amount, so taking them in the direction of the
+    # move means none lands on one of its own series that has not moved yet.
+    moving_later = start > appointment.start
+    moved = []
+    for current in reversed(following) if moving_later else following:
+        day = current.start.astimezone(tz).date() + shift
+        try:
+            moved.append(
+                appointment_reschedule(
+                    appointment=current,
+                    start=datetime.combine(day, wall, tzinfo=tz),
+                    clinician=clinician,
+                    override_working_hours=override_working_hours,
+                    by=by,
+                )
+            )
+        except DomainError as error:
+            error.detail = f"{day:%a %-d %b}: {error.detail} Nothing was moved."
+            raise
+    log.info("appointment_series.moved", series_id=appointment.series_id, moved=len(moved))
+    return sorted(moved, key=lambda a: a.start)
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@ panel (status, reschedule, cancel). Pages are whole documents; with HTMX the pan
 beside the calendar without a page change."""
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.contrib import messages
@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
-from appointments.forms import BookingForm, CancelForm, RescheduleForm, StatusForm
+from appointments.forms import (
+    SCOPE_FOLLOWING,
+    BookingForm,
+    CancelForm,
+    RescheduleForm,
+    StatusForm,
+)
 from appointments.models import Appointment, AppointmentSeries
 from appointments.recurrence import SeriesRule
 from appointments.selectors import appointment_list, booking_starts
@@ -27,6 +33,8 @@ from appointments.series import (
     OUTSIDE_HOURS,
     TIME_OFF,
     appointment_series_book,
+    appointment_series_cancel,
+    appointment_series_move_following,
     series_preview,
 )
 from appointments.services import (
@@ -345,9 +353,23 @@ def appointment_panel(request: StaffRequest, pk: int) -> HttpResponse:
     return _panel(request, "appointments/panel.html", _panel_context(appointment))
 
 
+def _series_context(appointment: Appointment) -> dict[str, Any]:
+    """The repeat booking the appointment belongs to, and how many later ones of it are
+    still booked (the "this and following" choices appear only when there are some)."""
+    if appointment.series_id is None:
+        return {"series": None, "later": 0}
+    series = AppointmentSeries.objects.select_related("clinic").get(pk=appointment.series_id)
+    later = series.appointments.filter(
+        start__gt=appointment.start,
+        status__in=[Appointment.Status.BOOKED, Appointment.Status.CONFIRMED],
+    ).count()
+    return {"series": series, "later": later}
+
+
 def _panel_context(appointment: Appointment, **forms: Form) -> dict[str, Any]:
     local = timezone.localtime(appointment.start, appointment.clinic.tz)
     return {
+        **_series_context(appointment),
         "appointment": appointment,
         "next_statuses": [
             (status, Appointment.Status(status).label)
@@ -415,13 +437,39 @@ def appointment_undo(request: StaffRequest, pk: int) -> HttpResponse:
     return _done(request, updated, f"Undid {updated.patient}'s {undone}.")
 
 
+def _following(form: Form, appointment: Appointment) -> bool:
+    """The form asks to change this appointment and the later ones of its series."""
+    return appointment.series_id is not None and form.cleaned_data["scope"] == SCOPE_FOLLOWING
+
+
 @require_POST
 @login_required
 @permission_required("appointments.change_appointment", raise_exception=True)
 def appointment_cancel_view(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     form = CancelForm(request.POST)
-    if form.is_valid():
+    if form.is_valid() and _following(form, appointment):
+        try:
+            series = appointment_series_cancel(
+                series=cast(AppointmentSeries, appointment.series),
+                from_start=appointment.start,
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            audit_change(
+                request=request,
+                record=series,
+                view="calendar_cancel_following",
+                detail={"from_appointment": appointment.pk},
+            )
+            return _done(
+                request,
+                appointment,
+                f"Cancelled {appointment.patient}'s appointments from this one on.",
+            )
+    elif form.is_valid():
         try:
             updated = appointment_cancel(
                 appointment=appointment, reason=form.cleaned_data["reason"]
@@ -440,7 +488,28 @@ def appointment_cancel_view(request: StaffRequest, pk: int) -> HttpResponse:
 def appointment_move(request: StaffRequest, pk: int) -> HttpResponse:
     appointment = _appointment(request, pk)
     form = RescheduleForm(request.POST)
-    if form.is_valid():
+    if form.is_valid() and _following(form, appointment):
+        try:
+            moved = appointment_series_move_following(
+                appointment=appointment,
+                start=form.start_in(appointment.clinic),
+                clinician=form.cleaned_data["clinician"],
+                override_working_hours=form.cleaned_data["override_working_hours"],
+                by=request.user,
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            audit_change(
+                request=request,
+                record=moved[0].series or appointment,
+                view="calendar_reschedule_following",
+                detail={"from_appointment": appointment.pk, "moved": len(moved)},
+            )
+            return _done(
+                request, moved[0], f"Moved {len(moved)} of {appointment.patient}'s appointments."
+            )
+    elif form.is_valid():
         try:
             updated = appointment_reschedule(
                 appointment=appointment,

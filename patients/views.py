@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from appointments.models import Appointment
-from appointments.selectors import appointment_list
+from appointments.selectors import appointment_list, patient_series
 from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
 from documents.selectors import document_panel
@@ -162,6 +162,7 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
             )[:CHART_APPOINTMENTS]
         ),
         "past": list(appointments.filter(start__lt=now).order_by("-start")[:CHART_APPOINTMENTS]),
+        "series": patient_series(user=user, patient_id=patient.pk),
         **(documents.context() if documents else {"documents": None}),
     }
     return render(request, "patients/chart.html", context)

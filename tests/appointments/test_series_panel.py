@@ -81,3 +81,97 @@ def test_a_repeat_without_a_count_says_so(desk, practice, patient):
 
     assert "Say how many times." in response.content.decode()
     assert not Appointment.objects.exists()
+
+
+@pytest.fixture
+def course(desk, practice, patient):
+    """Ada's weekly course of six at 10:00 from MONDAY, booked from the panel."""
+    book_weekly(desk, practice, patient)
+    return list(AppointmentSeries.objects.get().appointments.order_by("start"))
+
+
+def test_the_panel_says_an_appointment_is_part_of_a_series(desk, course):
+    page = desk.get(f"/calendar/appointments/{course[2].pk}/").content.decode()
+
+    assert "Repeat booking: every week, 6 times, from Mon 1 Mar 2027." in page
+    assert "3 more booked after this one." in page
+    assert "This and the following ones in the series" in page
+
+
+def test_cancelling_this_and_following_keeps_the_earlier_ones(desk, course):
+    response = desk.post(
+        f"/calendar/appointments/{course[3].pk}/cancel/",
+        {"reason": "moving interstate", "scope": "following"},
+    )
+
+    assert response.status_code == 302
+    statuses = [a.status for a in Appointment.objects.order_by("start")]
+    assert statuses == ["booked"] * 3 + ["cancelled"] * 3
+    assert {a.cancellation_reason for a in Appointment.objects.filter(status="cancelled")} == {
+        "moving interstate"
+    }
+
+
+def test_cancelling_this_one_only_leaves_the_rest(desk, course):
+    desk.post(f"/calendar/appointments/{course[3].pk}/cancel/", {"reason": "away", "scope": "this"})
+
+    assert [a.status for a in Appointment.objects.order_by("start")].count("cancelled") == 1
+
+
+def test_moving_this_and_following_an_hour_later_keeps_the_weekly_rhythm(desk, practice, course):
+    response = desk.post(
+        f"/calendar/appointments/{course[2].pk}/move/",
+        {
+            "clinician": practice.clinician.pk,
+            "date": (MONDAY + timedelta(weeks=2, days=1)).isoformat(),
+            "time": "11:00",
+            "scope": "following",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    starts = [a.start for a in Appointment.objects.order_by("start")]
+    # The first two stay; from the third on, Tuesdays at 11:00, across the clocks going back.
+    assert starts == [
+        sydney(MONDAY, 10),
+        sydney(MONDAY + timedelta(weeks=1), 10),
+        *[sydney(MONDAY + timedelta(weeks=w, days=1), 11) for w in range(2, 6)],
+    ]
+
+
+def test_a_refused_move_of_the_following_ones_moves_none(desk, practice, course):
+    AppointmentFactory(
+        patient=PatientFactory(),
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY + timedelta(weeks=4), 14),
+    )
+
+    response = desk.post(
+        f"/calendar/appointments/{course[2].pk}/move/",
+        {
+            "clinician": practice.clinician.pk,
+            "date": (MONDAY + timedelta(weeks=2)).isoformat(),
+            "time": "14:00",
+            "scope": "following",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Mon 29 Mar: " in response.content.decode()
+    assert "Nothing was moved." in response.content.decode()
+    assert [a.start for a in course] == [
+        a.start for a in Appointment.objects.filter(series__isnull=False).order_by("start")
+    ]
+
+
+def test_the_chart_lists_the_series(desk, course, patient):
+    Appointment.objects.filter(pk=course[5].pk).update(status="cancelled")
+
+    page = desk.get(f"/patients/{patient.pk}/").content.decode()
+
+    assert "Repeat bookings" in page
+    assert "every week, 6 times, from" in page
+    assert "5 booked, 1 cancelled" in page
+    assert 'title="Part of a repeat booking">Repeat</span>' in page
