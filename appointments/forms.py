@@ -70,7 +70,7 @@ class BookingForm(_WhenForm):
         label="Times", min_value=2, max_value=MAX_OCCURRENCES, initial=6, required=False
     )
     skip_conflicts = forms.BooleanField(
-        required=False, label="Skip the times that cannot be booked and book the rest"
+        required=False, label="Skip the times that cannot be booked"
     )
 
     def clean(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from appointments.models import Appointment, AppointmentSeries
 from appointments.recurrence import SeriesRule
 from appointments.series import appointment_series_book
 from tests.browser import test_journeys
-from tests.browser.conftest import sign_in, wait_for_htmx
+from tests.browser.conftest import screenshot, sign_in, wait_for_htmx
 from tests.browser.test_accessibility import axe_violations
 from tests.browser.test_journeys import PASSWORD, tomorrow_at
 from tests.factories import AppointmentFactory, PatientFactory, UserFactory
@@ -48,6 +48,8 @@ def test_reception_books_a_weekly_series_of_six_skipping_a_clash(page: Page, cli
     expect(blocked).to_contain_text("already booked")
     assert Appointment.objects.filter(patient=ada).count() == 0
     assert [v["id"] for v in axe_violations(page)] == []
+    panel.locator(".series-preview").scroll_into_view_if_needed()
+    screenshot(page, "series-booking.png", full_page=False)
 
     # Skip it: the other five are booked together.
     panel.get_by_label("Skip the times that cannot be booked").check()
