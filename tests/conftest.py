@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -165,6 +166,14 @@ def clinician_api(clinician_user) -> APIClient:
 @pytest.fixture
 def reception_api(reception_user) -> APIClient:
     return _client(reception_user)
+
+
+@pytest.fixture
+def desk(db) -> Client:
+    """A receptionist signed in to the staff pages."""
+    client = Client()
+    client.force_login(UserFactory(role=RECEPTION))
+    return client
 
 
 @dataclass

@@ -1,19 +1,10 @@
 """403, 404 and 500 pages: styled like the rest, with a way on, and no detail of what failed."""
 
 import pytest
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.views.defaults import server_error
 
-from tests.factories import UserFactory
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 def test_a_missing_page_is_a_styled_404_with_the_staff_navigation(desk):

@@ -1,19 +1,10 @@
 """Fixtures the appointment tests share: reception at the desk and a booking at 10:00."""
 
 import pytest
-from django.test import Client
 
 from appointments.models import Appointment
 from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, UserFactory
-
-
-@pytest.fixture
-def desk(db) -> Client:
-    """A receptionist signed in to the staff pages."""
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
+from tests.factories import AppointmentFactory
 
 
 @pytest.fixture

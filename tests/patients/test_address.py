@@ -2,36 +2,15 @@
 whatever parts were entered (issue 10.11)."""
 
 import pytest
-from django.test import Client
 
 from patients.models import Patient
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
-
-
-def register(client: Client, **address: str):
-    return client.post(
-        "/patients/new/",
-        {
-            "given_name": "Ada",
-            "family_name": "Lovelace",
-            "sex": "female",
-            "funding_type": "private",
-            **address,
-        },
-    )
-
-
-def test_a_made_up_state_or_postcode_is_refused_with_a_reason(desk):
-    response = register(desk, suburb="Parramatta", state="ZZ", postcode="AB1")
+def test_a_made_up_state_or_postcode_is_refused_with_a_reason(register_at_desk):
+    response = register_at_desk(suburb="Parramatta", state="ZZ", postcode="AB1")
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -40,12 +19,12 @@ def test_a_made_up_state_or_postcode_is_refused_with_a_reason(desk):
     assert not Patient.objects.exists()
 
 
-def test_the_state_is_chosen_from_the_eight_states_and_territories(desk):
+def test_the_state_is_chosen_from_the_eight_states_and_territories(desk, register_at_desk):
     form = desk.get("/patients/new/").content.decode()
 
     for state in ("ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"):
         assert f'<option value="{state}">' in form
-    assert register(desk, suburb="Parramatta", state="NSW", postcode="2150").status_code == 302
+    assert register_at_desk(suburb="Parramatta", state="NSW", postcode="2150").status_code == 302
     assert Patient.objects.get().postcode == "2150"
 
 

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 from django.utils import timezone
 
 from booking.forms import PatientDetailsForm
@@ -19,7 +18,7 @@ from patients.validators import (
     validate_date_of_birth,
     validate_dva_number,
 )
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory
 
 URL = "/api/v1/patients/"
 
@@ -242,47 +241,26 @@ def test_the_api_patch_refuses_a_date_of_birth_before_1900(reception_api):
 # --- The staff form: the message beside the field --------------------------------------------
 
 
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
-
-
-def _register(client: Client, **fields: str):
-    return client.post(
-        "/patients/new/",
-        {
-            "given_name": "Ada",
-            "family_name": "Lovelace",
-            "sex": "female",
-            "funding_type": "dva",
-            **fields,
-        },
-    )
-
-
 @pytest.mark.django_db
-def test_the_staff_form_shows_the_dva_rule(desk):
-    response = _register(desk, dva_number="ZZZZ")
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("dva_number", "ZZZZ", "Enter the DVA file number as on the card"),
+        ("date_of_birth", "1899-12-31", "cannot be in the future or before 1900"),
+        ("medicare_number", "2123 45671 1", "fails its check digit"),
+    ],
+)
+def test_the_staff_form_shows_each_rule(register_at_desk, field, typed, message):
+    response = register_at_desk(**{field: typed})
 
     assert response.status_code == 200
-    assert "Enter the DVA file number as on the card" in response.content.decode()
+    assert message in response.content.decode()
     assert not Patient.objects.exists()
 
 
 @pytest.mark.django_db
-def test_the_staff_form_shows_the_date_of_birth_rule(desk):
-    response = _register(desk, date_of_birth="1899-12-31")
-
-    assert response.status_code == 200
-    assert "cannot be in the future or before 1900" in response.content.decode()
-    assert not Patient.objects.exists()
-
-
-@pytest.mark.django_db
-def test_the_staff_form_takes_numbers_typed_with_spaces(desk):
-    response = _register(desk, medicare_number="2123 45670 1", dva_number="nx 123456")
+def test_the_staff_form_takes_numbers_typed_with_spaces(register_at_desk):
+    response = register_at_desk(medicare_number="2123 45670 1", dva_number="nx 123456")
 
     assert response.status_code == 302
     stored = Patient.objects.get()

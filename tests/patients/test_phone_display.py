@@ -1,20 +1,12 @@
 """Phone numbers are stored in E.164 and shown in Australian national format."""
 
 import pytest
-from django.test import Client
 
 from nexus.templatetags.phones import phone_national
 from patients.models import Patient
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 @pytest.mark.parametrize(

@@ -2,18 +2,10 @@
 (issue 10.12)."""
 
 import pytest
-from django.test import Client
 
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 def test_the_search_box_pushes_q_into_the_address(desk):

@@ -4,18 +4,10 @@ Medicare number."""
 from datetime import date
 
 import pytest
-from django.test import Client
 
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 def test_every_staff_page_has_the_patient_search_in_its_top_bar(desk):
