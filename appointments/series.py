@@ -9,8 +9,9 @@ whole series, so a course is never booked partly by accident.
 """
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import structlog
@@ -36,7 +37,13 @@ from appointments.services import (
 )
 from clinicians.models import Clinic, Clinician
 from integrations.models import Message
-from nexus.errors import DomainError, InvalidTransition, SeriesConflict, SlotUnavailable
+from nexus.errors import (
+    DomainError,
+    InvalidTransition,
+    SeriesConflict,
+    SlotUnavailable,
+    ValidationFailed,
+)
 from patients.models import Patient
 
 log = structlog.get_logger(__name__)
@@ -75,13 +82,16 @@ def series_preview(
     start: datetime,
     rule: SeriesRule,
     override_working_hours: bool = False,
+    moves: Mapping[datetime, datetime] | None = None,
 ) -> list[Occurrence]:
     """Every occurrence of the rule from `start`, each with what stops it being booked
-    (None when nothing does). Four queries, however long the series."""
+    (None when nothing does). `moves` maps the start of an occurrence to the time it is
+    moved to instead (reception moving a week that clashes). Four queries, however long
+    the series."""
     check_clinician_at(clinician=clinician, clinic=clinic)
     tz = clinic.tz
     length = appointment_type.duration
-    starts = occurrence_starts(start=start, tz=tz, rule=rule)
+    starts = _moved(occurrence_starts(start=start, tz=tz, rule=rule), moves or {}, tz)
 
     # The clinician's active appointments anywhere in the series' span, sorted by start:
     # the candidates for a clash with [s, e) start in (s - longest appointment, e).
@@ -122,12 +132,28 @@ def series_preview(
             return None
         return TIME_OFF  # inside working hours, not clashing, yet not free: time off
 
+    def clashes_sibling(i: int, s: datetime, e: datetime) -> bool:
+        # Unmoved occurrences are whole weeks apart; a moved one may land on another.
+        return any(o < e and s < o + length for j, o in enumerate(starts) if j != i)
+
     occurrences = []
-    for s in starts:
+    for i, s in enumerate(starts):
         e = s + length
-        conflict = CLASH if clashes(s, e) else hours_conflict(s, e)
+        clash = clashes(s, e) or (bool(moves) and clashes_sibling(i, s, e))
+        conflict = CLASH if clash else hours_conflict(s, e)
         occurrences.append(Occurrence(start=s, end=e, conflict=conflict))
     return occurrences
+
+
+def _moved(starts: list[datetime], moves: Mapping[datetime, datetime], tz: Any) -> list[datetime]:
+    """The rule's starts with the moved ones replaced, in order of the new times."""
+    unknown = [m for m in moves if m not in starts]
+    if unknown:
+        raise ValidationFailed(
+            f"{unknown[0].astimezone(tz):%a %-d %b %Y %H:%M} is not a time in this series.",
+            field="moves",
+        )
+    return sorted(moves.get(s, s).astimezone(UTC) for s in starts)
 
 
 @transaction.atomic
@@ -143,9 +169,11 @@ def appointment_series_book(
     override_working_hours: bool = False,
     notes: str = "",
     created_by: User | None = None,
+    moves: Mapping[datetime, datetime] | None = None,
 ) -> AppointmentSeries:
-    """Book every occurrence of the rule, or every free one with `skip_conflicts`; all of
-    them or none. One confirmation text goes out, for the first appointment."""
+    """Book every occurrence of the rule (at its moved time, for those in `moves`), or
+    every free one with `skip_conflicts`; all of them or none. One confirmation text goes
+    out, for the first appointment."""
     check_override(by=created_by, override_working_hours=override_working_hours)
     check_bookable(patient=patient, appointment_type=appointment_type)
     occurrences = series_preview(
@@ -155,6 +183,7 @@ def appointment_series_book(
         start=start,
         rule=rule,
         override_working_hours=override_working_hours,
+        moves=moves,
     )
     blocked = [o for o in occurrences if o.conflict is not None]
     chosen = [o for o in occurrences if o.conflict is None]
@@ -172,7 +201,7 @@ def appointment_series_book(
         clinician=clinician,
         clinic=clinic,
         appointment_type=appointment_type,
-        start=occurrences[0].start,
+        start=start,  # the rule's anchor, even when its first time was moved
         rule=rule.to_rrule(clinic.tz),
         skipped=[{"start": o.start.isoformat(), "conflict": o.conflict} for o in blocked],
         created_by=created_by,

@@ -1,5 +1,6 @@
 """/api/v1/appointment-series/: preview, book, read and cancel repeat bookings."""
 
+from datetime import datetime
 from typing import Any, cast
 
 from django.db.models import QuerySet
@@ -69,9 +70,54 @@ class SeriesRuleField(serializers.Field):
     }
 
 
+class SeriesMoveSerializer(serializers.Serializer[None]):
+    from_ = AwareDateTimeField(help_text="The start of an occurrence of the rule.")
+    to = AwareDateTimeField(help_text="The time to book that occurrence at instead.")
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # "from" is a Python keyword
+        return fields
+
+
+@extend_schema_field(SeriesMoveSerializer(many=True))
+class SeriesMovesField(serializers.Field):
+    """Occurrences booked at another time: [{"from", "to"}], as {from: to}. Problems come
+    as one flat list ("2: to: ..."), like the rule's."""
+
+    default_error_messages = {"invalid": 'Give a list of {{"from": ..., "to": ...}}.'}
+
+    def to_internal_value(self, data: Any) -> dict[datetime, datetime]:
+        if not isinstance(data, list) or len(data) > MAX_OCCURRENCES:
+            self.fail("invalid")
+        moves = SeriesMoveSerializer(data=data, many=True)
+        if moves.is_valid():
+            return {move["from"]: move["to"] for move in moves.validated_data}
+        # Errors by item: a dict keyed by index (newer DRF) or a list with one per item.
+        errors = moves.errors
+        by_item = errors.items() if isinstance(errors, dict) else enumerate(errors)
+        raise serializers.ValidationError(
+            [
+                f"{int(i) + 1}: {message}"
+                if name == "non_field_errors"
+                else f"{int(i) + 1}: {name}: {message}"
+                for i, item in by_item
+                for name, messages in cast(dict[str, list[str]], item).items()
+                for message in messages
+            ]
+        )
+
+    def to_representation(self, value: dict[datetime, datetime]) -> list[dict[str, str]]:
+        return [{"from": f.isoformat(), "to": t.isoformat()} for f, t in value.items()]
+
+
 class SeriesBookSerializer(AppointmentBookSerializer):
     end = None  # type: ignore[assignment]  # every occurrence lasts the type's duration
     rule = SeriesRuleField()
+    moves = SeriesMovesField(
+        required=False,
+        help_text="Book these occurrences at another time (a week whose time clashes).",
+    )
     skip_conflicts = serializers.BooleanField(
         required=False,
         default=False,
@@ -233,6 +279,7 @@ class AppointmentSeriesViewSet(
                 start=data["start"],
                 rule=data["rule"],
                 override_working_hours=data["override_working_hours"],
+                moves=data.get("moves"),
             )
             clinic = data["clinic"]
             return Response({"occurrences": [o.as_dict(clinic) for o in occurrences]})

@@ -338,3 +338,57 @@ def test_the_database_rule_alone_undoes_the_whole_series_on_postgres(
     assert [c["start"] for c in response.json()["clashes"]] == ["2027-03-15T10:00:00+11:00"]
     assert Appointment.objects.filter(patient=patient).count() == 0
     assert AppointmentSeries.objects.count() == 0
+
+
+def test_moving_the_clashing_week_books_all_six(
+    reception_api, practice, patient, third_monday_taken
+):
+    moves = [{"from": "2027-03-15T10:00:00+11:00", "to": "2027-03-16T14:00:00+11:00"}]
+
+    preview = reception_api.post(
+        f"{URL}?preview=1", body(practice, patient, moves=moves), format="json"
+    )
+    booked = reception_api.post(URL, body(practice, patient, moves=moves), format="json")
+
+    assert preview.status_code == 200, preview.content
+    assert [o["conflict"] for o in preview.json()["occurrences"]] == [None] * 6
+    assert preview.json()["occurrences"][2]["start"] == "2027-03-16T14:00:00+11:00"
+    assert booked.status_code == 201, booked.content
+    assert [a["start"] for a in booked.json()["appointments"]][1:4] == [
+        "2027-03-08T10:00:00+11:00",
+        "2027-03-16T14:00:00+11:00",
+        "2027-03-22T10:00:00+11:00",
+    ]
+    assert booked.json()["start"] == "2027-03-01T10:00:00+11:00"
+
+
+def test_a_week_moved_onto_another_week_of_the_series_is_a_clash(reception_api, practice, patient):
+    moves = [{"from": "2027-03-15T10:00:00+11:00", "to": "2027-03-22T10:15:00+11:00"}]
+
+    preview = reception_api.post(
+        f"{URL}?preview=1", body(practice, patient, moves=moves), format="json"
+    )
+
+    conflicts = [o["conflict"] for o in preview.json()["occurrences"]]
+    # 22 March at 10:00 and the week moved to 10:15 that day: each clashes with the other.
+    assert conflicts == [None, None, "slot_unavailable", "slot_unavailable", None, None]
+
+
+@pytest.mark.parametrize(
+    "moves",
+    [
+        [{"from": "2027-03-15T11:00:00+11:00", "to": "2027-03-16T14:00:00+11:00"}],
+        [{"from": "2027-03-15T10:00:00+11:00"}],
+        [{"from": "2027-03-15T10:00:00", "to": "2027-03-16T14:00:00+11:00"}],
+        {"from": "2027-03-15T10:00:00+11:00"},
+    ],
+)
+def test_a_move_that_is_not_of_this_series_or_not_complete_is_a_400(
+    reception_api, practice, patient, moves
+):
+    response = reception_api.post(URL, body(practice, patient, moves=moves), format="json")
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["moves"]
+    assert all(isinstance(m, str) for m in response.json()["errors"]["moves"])
+    assert AppointmentSeries.objects.count() == 0
