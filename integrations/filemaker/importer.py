@@ -658,7 +658,8 @@ class Clients(Kind):
             "medicare_number": v.get("medicare_number") or "",
             "medicare_irn": irn,
             "ndis_number": v.get("ndis_number") or "",
-            "dva_number": (v.get("dva_number") or "")[:9],
+            # Not cut to length here: the field normalises first ("NX 123 456" is 8 long).
+            "dva_number": v.get("dva_number") or "",
             "funding_type": v.get("funding_type") or Patient.Funding.PRIVATE,
             "referrer_id": self.importer.resolve(
                 self.lm, "referrer", v.get("referrer") or "", required=False
@@ -693,8 +694,9 @@ class Clients(Kind):
             for name in error.message_dict:
                 item.warnings.append(f"invalid_{name}")
                 kept.append(f"{name}: {getattr(obj, name)}")
-                setattr(obj, name, "")
-                values[name] = ""
+                empty = None if Patient._meta.get_field(name).null else ""  # date_of_birth
+                setattr(obj, name, empty)
+                values[name] = empty
         if kept:
             note = "Kept from FileMaker (not valid in Nexus): " + "; ".join(kept)
             values["alerts"] = f"{values.get('alerts') or ''}\n{note}".strip()

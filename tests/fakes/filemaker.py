@@ -239,6 +239,9 @@ def generate_practice(sizes: dict[str, int] | None = None, *, seed: int = 14) ->
         ("medicare_bad_check", {"MedicareNo": "{bad}"}),
         ("ndis_wrong_length", {"NDISNo": "4312345", "FundingType": "NDIS"}),
         ("no_last_name", {"LastName": ""}),
+        ("dva_spaced", {"DVANo": "nx 123 456", "FundingType": "DVA"}),
+        ("dva_made_up", {"DVANo": "ZZZZ", "FundingType": "DVA"}),
+        ("dob_before_1900", {"DOB": "12/31/1899"}),
     ]
     for index, (kind, change) in enumerate(dirties):
         record = clients[index]

@@ -25,6 +25,8 @@ EXPECTED = {
     ("Clients", "warnings", "invalid_medicare_number"): "medicare_bad_check",
     ("Clients", "warnings", "invalid_ndis_number"): "ndis_wrong_length",
     ("Clients", "warnings", "shared_phone"): "shared_phone",
+    ("Clients", "warnings", "invalid_dva_number"): "dva_made_up",
+    ("Clients", "warnings", "invalid_date_of_birth"): "dob_before_1900",
     ("Clients", "rejected_ids", "missing_family_name"): "no_last_name",
     ("Appointments", "rejected_ids", "orphan_patient"): "orphan_appointment_client",
     ("Appointments", "rejected_ids", "orphan_clinician"): "orphan_appointment_practitioner",
@@ -325,3 +327,21 @@ def test_a_legacy_format_is_only_ever_downloaded_as_an_attachment(
             ].split(".")[0]
         ][0]
     )
+
+
+def test_clients_get_the_same_rules_as_the_staff_form(fake_filemaker, fm_practice, tmp_path):
+    # patients/validators.py, through the model fields: a DVA number typed with spaces is
+    # stored in its one form; a made-up one or a birth before 1900 is blanked, the
+    # original kept in the alerts, and the patient still comes over.
+    run_import(tmp_path)
+
+    def client(kind: str) -> Patient:
+        return Patient.objects.get(legacy_id=fm_practice.dirty[kind][0])
+
+    assert client("dva_spaced").dva_number == "NX123456"
+    made_up = client("dva_made_up")
+    assert made_up.dva_number == ""
+    assert "dva_number: ZZZZ" in made_up.alerts
+    old = client("dob_before_1900")
+    assert old.date_of_birth is None
+    assert "date_of_birth: 1899-12-31" in old.alerts
