@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 
 from nexus.templatetags.phones import phone_national
-from patients.models import Patient
+from patients.models import PATIENT_EDITABLE_FIELDS, Patient
 
 
 class PatientForm(forms.ModelForm):
@@ -19,32 +19,7 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = [
-            "given_name",
-            "family_name",
-            "preferred_name",
-            "date_of_birth",
-            "sex",
-            "phone",
-            "email",
-            "address",
-            "suburb",
-            "state",
-            "postcode",
-            "medicare_number",
-            "medicare_irn",
-            "ndis_number",
-            "dva_number",
-            "funding_type",
-            "home_clinic",
-            "referrer",
-            "coordinator",
-            "emergency_contact_name",
-            "emergency_contact_phone",
-            "sms_consent",
-            "email_consent",
-            "alerts",
-        ]
+        fields = list(PATIENT_EDITABLE_FIELDS)
         widgets = {
             "date_of_birth": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
             "alerts": forms.Textarea(attrs={"rows": 2}),

@@ -53,6 +53,36 @@ class AustralianState(models.TextChoices):
     WA = "WA", "Western Australia"
 
 
+# What staff may enter or change on a patient, in the order the form shows it; the API
+# offers the same fields (patients/api/serializers.py) with the record's own around them.
+PATIENT_EDITABLE_FIELDS = (
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "email",
+    "address",
+    "suburb",
+    "state",
+    "postcode",
+    "medicare_number",
+    "medicare_irn",
+    "ndis_number",
+    "dva_number",
+    "funding_type",
+    "home_clinic",
+    "referrer",
+    "coordinator",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "sms_consent",
+    "email_consent",
+    "alerts",
+)
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"

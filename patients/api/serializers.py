@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from nexus.api.serializers import LeanReadSerializer
 from patients.fields import TYPED_MAX_LENGTH, IdentifierField
-from patients.models import Coordinator, Patient, Referrer
+from patients.models import PATIENT_EDITABLE_FIELDS, Coordinator, Patient, Referrer
 
 
 def _phone(**kwargs: Any) -> PhoneNumberField:
@@ -69,34 +69,5 @@ class PatientSerializer(LeanReadSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "given_name",
-            "family_name",
-            "preferred_name",
-            "date_of_birth",
-            "sex",
-            "phone",
-            "email",
-            "address",
-            "suburb",
-            "state",
-            "postcode",
-            "medicare_number",
-            "medicare_irn",
-            "ndis_number",
-            "dva_number",
-            "funding_type",
-            "emergency_contact_name",
-            "emergency_contact_phone",
-            "home_clinic",
-            "referrer",
-            "coordinator",
-            "sms_consent",
-            "email_consent",
-            "alerts",
-            "archived",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *PATIENT_EDITABLE_FIELDS, "archived", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
