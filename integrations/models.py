@@ -28,6 +28,7 @@ class Message(models.Model):
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
         XERO = "xero", "Xero"
+        EMAIL = "email", "Email"
 
     class Kind(models.TextChoices):
         CONFIRMATION = "confirmation", "Booking confirmation"
@@ -46,8 +47,20 @@ class Message(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    to = models.CharField(max_length=20, help_text="E.164, e.g. +61412345678.")
+    to = models.CharField(max_length=254, help_text="E.164 (+61412345678), or an email address.")
     body = models.TextField(help_text="Stored here, never logged.")
+    # Email only: the subject, the connected Gmail account it goes from, the patient
+    # documents attached (read at send time, so the bytes are the stored ones).
+    subject = models.CharField(max_length=200, blank=True)
+    cc = models.CharField(max_length=1000, blank=True, help_text="Comma-separated addresses.")
+    account = models.ForeignKey(
+        "OAuthConnection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    documents = models.ManyToManyField("documents.Document", blank=True, related_name="+")
     # Who or what caused it: the patient it concerns, the appointment, the staff member.
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
@@ -169,7 +182,16 @@ class OAuthConnection(models.Model):
         XERO = "xero", "Xero"
         GMAIL = "gmail", "Gmail"
 
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        # The grant was revoked or expired (invalid_grant): its messages wait for a
+        # practice admin to connect the account again.
+        RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+        # Disconnected on purpose: tokens revoked and erased, the row kept for the record.
+        DISCONNECTED = "disconnected", "Disconnected"
+
     provider = models.CharField(max_length=10, choices=Provider.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONNECTED)
     # The provider's id for the account: Xero's tenantId, a Gmail address.
     account_id = models.CharField(max_length=254)
     account_name = models.CharField(max_length=200, blank=True)

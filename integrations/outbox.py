@@ -52,6 +52,9 @@ def outbox_enqueue(
     patient: Patient | None = None,
     appointment: Appointment | None = None,
     created_by: User | None = None,
+    subject: str = "",
+    cc: str = "",
+    account_id: int | None = None,
 ) -> Message:
     """Write a message in the caller's transaction; it is delivered after that commits."""
     message = Message.objects.create(
@@ -59,6 +62,9 @@ def outbox_enqueue(
         kind=kind,
         to=to,
         body=body,
+        subject=subject,
+        cc=cc,
+        account_id=account_id,
         patient=patient,
         appointment=appointment,
         created_by=created_by,
@@ -243,6 +249,18 @@ def retry_delay(attempt: int) -> timedelta:
 
 def _record_failure(message: Message, error: TransportError) -> str:
     now = timezone.now()
+    if error.hold:
+        # Not an attempt: it waits, visibly (last_error), for the release that reschedules it.
+        Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+            status=Status.QUEUED,
+            last_error=error.reason,
+            next_attempt_at=None,
+            attempts=F("attempts") - 1,
+            lease_until=None,
+            updated_at=now,
+        )
+        log.info("outbox.held", message_id=message.pk, channel=message.channel)
+        return Status.QUEUED
     final = error.permanent or message.attempts >= settings.NEXUS_OUTBOX_MAX_ATTEMPTS
     if final:
         Message.objects.filter(pk=message.pk, status=Status.SENDING).update(

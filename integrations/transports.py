@@ -15,10 +15,20 @@ class TransportError(Exception):
     """A send that did not happen. `permanent` failures (an invalid number, a refused
     sender) are recorded at once; the others are retried with backoff."""
 
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        hold: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason[:300]
         self.permanent = permanent
+        # Nothing to do until a person acts (a Gmail account to reconnect): the row waits,
+        # queued with its reason and no next attempt, and is released when they do.
+        self.hold = hold
         # The provider said when to come back (a 429's Retry-After): never sooner.
         self.retry_after = retry_after
 
@@ -46,6 +56,7 @@ def transport_for(channel: str) -> Transport:
     """The transport configured for a channel; built per call so settings changes apply."""
     # Vendors register themselves when imported; import them here, not at module load,
     # so the registry has no import cycle with the vendors' own modules.
+    import integrations.gmail.transport
     import integrations.smsbroadcast.transport
     import integrations.xero.transport  # noqa: F401
 

@@ -107,6 +107,21 @@ class NoSmsConsent(Conflict):
     default_detail = "This patient has not agreed to receive SMS."
 
 
+class NoEmailConsent(Conflict):
+    code = "email_no_consent"
+    default_detail = "This patient has not agreed to receive email."
+
+
+class NoEmailAddress(ValidationFailed):
+    code = "email_no_address"
+    default_detail = "There is no email address on file for that recipient."
+
+
+class EmailAccountUnavailable(Conflict):
+    code = "email_account_unavailable"
+    default_detail = "That email account is not connected; connect it again in Settings."
+
+
 class NoMobileNumber(ValidationFailed):
     code = "sms_no_mobile"
     default_detail = "This patient has no Australian mobile number on file."

@@ -571,6 +571,20 @@ XERO_MAX_CONCURRENT = env.int("XERO_MAX_CONCURRENT", default=4)
 # The account code invoice lines post to when they have no Xero item code.
 XERO_SALES_ACCOUNT_CODE = env.str("XERO_SALES_ACCOUNT_CODE", default="200")
 
+# Gmail (integrations/gmail/): the clinic's own Google accounts send email. Without
+# GOOGLE_OAUTH_CLIENT_ID nobody can connect and a console backend records what would be sent.
+# The URLs default to Google's; tests point them at a local fake.
+GOOGLE_OAUTH_CLIENT_ID = env.str("GOOGLE_OAUTH_CLIENT_ID", default="")
+GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="")
+GOOGLE_AUTH_URI = env.str("GOOGLE_AUTH_URI", default="https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_TOKEN_URI = env.str("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
+GOOGLE_REVOKE_URI = env.str("GOOGLE_REVOKE_URI", default="https://oauth2.googleapis.com/revoke")
+# The root the SDK's api_endpoint takes; keep the trailing slash.
+GMAIL_API_ENDPOINT = env.str("GMAIL_API_ENDPOINT", default="https://gmail.googleapis.com/")
+GMAIL_TIMEOUT_SECONDS = env.float("GMAIL_TIMEOUT_SECONDS", default=30.0)
+# Gmail takes at most 25 MB of attachments (35 MB raw); a larger set is refused before queueing.
+GMAIL_MAX_ATTACHMENT_BYTES = env.int("GMAIL_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerTokenAuthentication",

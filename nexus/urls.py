@@ -10,7 +10,12 @@ from audit.api.views import AuditEventViewSet
 from billing.api.views import AppointmentInvoiceViewSet, InvoiceViewSet
 from clinicians.api.views import ClinicianViewSet, ClinicViewSet, DisciplineViewSet
 from documents.api.views import DocumentViewSet, PatientDocumentViewSet
-from integrations.api.views import MessageViewSet, PatientSmsViewSet
+from integrations.api.views import (
+    EmailAccountViewSet,
+    MessageViewSet,
+    PatientEmailViewSet,
+    PatientSmsViewSet,
+)
 from nexus import health, metrics, views
 from nexus.api.schema import SchemaView
 from notes.api.views import AiJobViewSet, ClinicalNoteViewSet
@@ -42,6 +47,10 @@ router.register("ai-jobs", AiJobViewSet)
 router.register("audit-events", AuditEventViewSet)
 router.register("messages", MessageViewSet)
 router.register(r"patients/(?P<patient_pk>\d+)/sms", PatientSmsViewSet, basename="patient-sms")
+router.register(
+    r"patients/(?P<patient_pk>\d+)/emails", PatientEmailViewSet, basename="patient-emails"
+)
+router.register("email-accounts", EmailAccountViewSet, basename="email-accounts")
 router.register("invoices", InvoiceViewSet)
 router.register(
     r"appointments/(?P<appointment_pk>\d+)/invoice",
@@ -68,6 +77,7 @@ urlpatterns = [
     path("messages/", include("integrations.urls")),
     path("webhooks/sms/", include("integrations.smsbroadcast.urls")),
     path("xero/", include("integrations.xero.urls")),
+    path("gmail/", include("integrations.gmail.urls")),
     path("invoices/", include("billing.urls")),
     path("online-bookings/", include("booking.review_urls")),
     path("metrics", metrics.metrics, name="metrics"),

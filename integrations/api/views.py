@@ -10,8 +10,14 @@ from rest_framework.response import Response
 
 from audit.api.mixins import AuditedViewSetMixin
 from audit.services import audit_change
-from integrations.api.serializers import MessageSerializer, SmsSendSerializer
-from integrations.models import Message
+from integrations.api.serializers import (
+    EmailAccountSerializer,
+    EmailSendSerializer,
+    MessageSerializer,
+    SmsSendSerializer,
+)
+from integrations.gmail.services import email_send
+from integrations.models import Message, OAuthConnection
 from integrations.selectors import message_list
 from integrations.services import sms_send
 from nexus.api.filters import IdFilter
@@ -47,7 +53,7 @@ class MessageViewSet(
     scope_resource = "messages"
 
     def get_queryset(self) -> QuerySet[Message]:
-        return message_list(user=request_user(self.request))
+        return message_list(user=request_user(self.request)).prefetch_related("documents")
 
 
 class PatientSmsViewSet(viewsets.GenericViewSet[Message]):
@@ -74,6 +80,66 @@ class PatientSmsViewSet(viewsets.GenericViewSet[Message]):
         message = sms_send(patient=patient, body=payload.validated_data["body"], created_by=user)
         audit_change(
             request=request, record=message, view="sms", created=True, detail={"status": 202}
+        )
+        message.refresh_from_db()
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EmailAccountViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[OAuthConnection]
+):
+    """The clinic's Gmail accounts email can be sent from, with their status."""
+
+    queryset = OAuthConnection.objects.filter(provider=OAuthConnection.Provider.GMAIL).order_by(
+        "account_id"
+    )
+    serializer_class = EmailAccountSerializer
+    pagination_class = None
+    scope_resource = "messages"
+    # Whoever may send a message may see which accounts it can go from.
+    required_permissions = {
+        "list": ["integrations.add_message"],
+        "retrieve": ["integrations.add_message"],
+    }
+
+
+class PatientEmailViewSet(viewsets.GenericViewSet[Message]):
+    """Email a patient, their referrer or coordinator from a connected Gmail account."""
+
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    scope_resource = "messages"
+
+    @extend_schema(
+        request=EmailSendSerializer,
+        responses={
+            202: MessageSerializer,
+            400: OpenApiResponse(description="Missing fields, no address, attachments too big"),
+            404: OpenApiResponse(description="No such patient"),
+            409: OpenApiResponse(description="No email consent, or the account needs reconnecting"),
+        },
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = request_user(request)
+        patient = get_object_or_404(
+            patient_list(user=user).select_related("referrer", "coordinator"),
+            pk=kwargs["patient_pk"],
+        )
+        payload = EmailSendSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        message = email_send(
+            patient=patient,
+            to=data["to"],
+            subject=data["subject"],
+            body=data["body"],
+            account_id=data.get("account"),
+            cc=data["cc"],
+            document_ids=data["documents"],
+            created_by=user,
+        )
+        audit_change(
+            request=request, record=message, view="email", created=True, detail={"status": 202}
         )
         message.refresh_from_db()
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
