@@ -50,8 +50,10 @@ from integrations.filemaker.mapping import (
     convert_field,
     localize,
 )
+from integrations.filemaker.pgcopy import allocate_ids, copy_insert, copy_rows, uses_copy
 from integrations.filemaker.sources import Container, MissingBytes, Source
 from integrations.models import ImportCheckpoint, ImportedRecord, ImportRun
+from nexus.fields import PhoneNumberField
 from notes.models import ClinicalNote
 from patients.models import AustralianState, Coordinator, Patient, Referrer
 
@@ -262,6 +264,25 @@ class Importer:
         )
 
 
+def _record_imports(layout: str, records: list[tuple[str, int, str, str]]) -> None:
+    """ImportedRecord rows for new imports: (legacy id, object id, source and row digests)."""
+    now = timezone.now()
+    if uses_copy():
+        columns = ["layout", "legacy_id", "object_id", "source_digest", "row_digest", "merged"]
+        copy_rows(
+            ImportedRecord._meta.db_table,
+            [*columns, "imported_at", "updated_at"],
+            ((layout, *record, False, now, now) for record in records),
+        )
+        return
+    ImportedRecord.objects.bulk_create(
+        ImportedRecord(
+            layout=layout, legacy_id=legacy, object_id=pk, source_digest=source, row_digest=row
+        )
+        for legacy, pk, source, row in records
+    )
+
+
 def _import_user() -> Any:
     """The author of record for imported documents and notes whose FileMaker author has no
     Nexus account: never able to sign in (inactive, no usable password)."""
@@ -312,7 +333,10 @@ class Kind:
         raise NotImplementedError
 
     def source_digest(self, row: dict[str, Any]) -> str:
-        return digest({k: v for k, v in row.items() if k not in {"recordId", "modId"}})
+        # FileMaker's values are JSON already (text and numbers).
+        fields = {k: v for k, v in row.items() if k not in {"recordId", "modId"}}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     # -- the batch ---------------------------------------------------------------------
     def process(self, rows: list[dict[str, Any]], state: dict[str, Any], offset: int) -> None:
@@ -406,9 +430,15 @@ class Kind:
         # The model's own field validators (the same ones the forms run), without the
         # per-row queries: foreign keys were resolved from ImportedRecord, and legacy ids
         # are unique by it.
-        foreign = [f.name for f in self.model._meta.concrete_fields if f.is_relation]
+        # Phone numbers were parsed and checked by the converter with the same library and
+        # rule (phonenumbers.is_valid_number) as the field's validator.
+        skip = [
+            f.name
+            for f in self.model._meta.concrete_fields
+            if f.is_relation or isinstance(f, PhoneNumberField)
+        ]
         try:
-            obj.clean_fields(exclude=[*self.validate_exclude, *foreign, "legacy_id"])
+            obj.clean_fields(exclude=[*self.validate_exclude, *skip, "legacy_id"])
         except ValidationError as error:
             raise Rejected(f"invalid_{sorted(error.message_dict)[0]}") from None
 
@@ -429,23 +459,18 @@ class Kind:
             kept.append(item)
         if not objects:
             return
+        allocate_ids(self.model, objects)  # PostgreSQL: ids before the insert, for COPY
         self.before_insert(objects, kept)
-        self.model._default_manager.bulk_create(objects)
+        copy_insert(self.model, objects)
         self.after_insert(objects, kept)
         records = [
-            ImportedRecord(
-                layout=self.lm.layout,
-                legacy_id=item.legacy_id,
-                object_id=obj.pk,
-                source_digest=item.source_digest,
-                row_digest=digest(self.digest_fields(item)),
-            )
+            (item.legacy_id, obj.pk, item.source_digest, digest(self.digest_fields(item)))
             for obj, item in zip(objects, kept, strict=True)
         ]
-        ImportedRecord.objects.bulk_create(records)
+        _record_imports(self.lm.layout, records)
         refs = self.importer.ref_map(self.lm.layout)
-        for record in records:
-            refs[record.legacy_id] = record.object_id
+        for legacy_id, object_id, _, _ in records:
+            refs[legacy_id] = object_id
         state["imported"] += len(objects)
 
     def before_insert(self, objects: list[Any], items: list[Prepared]) -> None:
@@ -894,7 +919,7 @@ class Notes(Kind):
         obj._written = item.values.get("_written")  # type: ignore[attr-defined]
         return obj
 
-    def after_insert(self, objects: list[Any], items: list[Prepared]) -> None:
+    def _stamp(self, objects: list[Any]) -> None:
         for note in objects:
             if note._written is not None:
                 note.created_at = note._written
@@ -902,7 +927,16 @@ class Notes(Kind):
                 # As the database gives it back (UTC), so the digest verifies later.
                 note.signed_at = note.signed_at.astimezone(UTC)
                 note.content_sha256 = note.compute_sha256()
-        ClinicalNote.objects.bulk_update(objects, ["created_at", "content_sha256"])
+
+    def before_insert(self, objects: list[Any], items: list[Prepared]) -> None:
+        # With ids drawn before the insert (PostgreSQL), the signature goes in with the row.
+        if objects and objects[0].pk is not None:
+            self._stamp(objects)
+
+    def after_insert(self, objects: list[Any], items: list[Prepared]) -> None:
+        if not uses_copy():
+            self._stamp(objects)
+            ClinicalNote.objects.bulk_update(objects, ["created_at", "content_sha256"])
 
     def may_update(self, row: dict[str, Any]) -> bool:
         # A signed note never changes; a new version in FileMaker is a conflict to review.
@@ -931,7 +965,7 @@ class Documents(Kind):
 
     def source_digest(self, row: dict[str, Any]) -> str:
         # A streaming URL can differ between sessions for the same bytes: not compared.
-        return digest({k: v for k, v in row.items() if k not in {"recordId", "modId", self.field}})
+        return super().source_digest({k: v for k, v in row.items() if k != self.field})
 
     def process(self, rows: list[dict[str, Any]], state: dict[str, Any], offset: int) -> None:
         keys = [str(row.get(self.lm.key, "") or "").strip() for row in rows]
