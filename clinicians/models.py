@@ -18,6 +18,8 @@ class Clinic(models.Model):
     address = models.CharField(max_length=250, blank=True)
     phone = PhoneNumberField(blank=True)
     email = models.EmailField(blank=True)
+    # Printed on letters' letterhead.
+    abn = models.CharField("ABN", max_length=14, blank=True, help_text="e.g. 51 824 753 556")
     timezone = models.CharField(
         max_length=64,
         default=settings.NEXUS_DEFAULT_CLINIC_TIMEZONE,

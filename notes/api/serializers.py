@@ -126,3 +126,7 @@ class AiJobSerializer(serializers.ModelSerializer[AiJob]):
 
     def get_cost_usd(self, job: AiJob) -> str:
         return f"{job.cost_microdollars / 1_000_000:.6f}"
+
+
+class LetterRequestSerializer(serializers.Serializer[None]):
+    to = serializers.ChoiceField(choices=["patient", "referrer", "coordinator"])

@@ -10,6 +10,8 @@ from rest_framework.response import Response
 
 from audit.api.mixins import AuditedViewSetMixin
 from audit.models import AuditEvent
+from audit.services import audit_change
+from documents.api.serializers import DocumentSerializer
 from nexus.api.filters import IdFilter
 from nexus.api.permissions import request_user
 from notes import services
@@ -20,7 +22,9 @@ from notes.api.serializers import (
     AiJobSerializer,
     ClinicalNoteSerializer,
     ClinicalNoteUpdateSerializer,
+    LetterRequestSerializer,
 )
+from notes.letters import letter_create
 from notes.models import AiJob, ClinicalNote
 from notes.selectors import note_list
 
@@ -54,6 +58,8 @@ class ClinicalNoteViewSet(
         "addenda": ["notes.add_clinicalnote"],
         # Reception has neither: it never reads or writes clinical text.
         "draft": ["notes.change_clinicalnote", "notes.view_note_body"],
+        # A letter prints the note's text and files it on the chart.
+        "letter": ["notes.view_note_body", "documents.add_document"],
     }
 
     def get_queryset(self) -> QuerySet[ClinicalNote]:
@@ -108,6 +114,26 @@ class ClinicalNoteViewSet(
         job.refresh_from_db()  # in-process, the job may have finished already
         self.audit_extra = {"ai_job": job.pk}
         return Response(AiJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=LetterRequestSerializer,
+        responses={201: DocumentSerializer},
+        description="Make a PDF letter from a signed note (409 on a draft), addressed to the "
+        "patient, their referrer or their coordinator, on the clinic's letterhead. It is "
+        "stored as the patient's document, category `letter`.",
+    )
+    @action(detail=True, methods=["post"])
+    def letter(self, request: Request, pk: str | None = None) -> Response:
+        body = LetterRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        document = letter_create(
+            note=self.get_object(), to=body.validated_data["to"], by=request_user(request)
+        )
+        audit_change(request=request, record=document, view="letter", created=True)
+        return Response(
+            DocumentSerializer(document, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class AiJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[AiJob]):
