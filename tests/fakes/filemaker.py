@@ -523,6 +523,9 @@ def _handler(fake: FakeFileMaker) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, a kept-alive connection
+        # waits for the client's delayed ACK (~40 ms) before the body of every response.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:
             pass
