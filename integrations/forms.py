@@ -19,3 +19,7 @@ class MessageFilterForm(forms.Form):
         required=False, choices=[("", "Any status"), *Message.Status.choices]
     )
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Message.Kind.choices])
+    channel = forms.ChoiceField(
+        required=False,
+        choices=[("", "SMS and email"), ("sms", "SMS"), ("email", "Email")],
+    )

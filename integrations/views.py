@@ -55,6 +55,8 @@ def message_index(request: StaffRequest) -> HttpResponse:
             rows = rows.filter(status=form.cleaned_data["status"])
         if form.cleaned_data["kind"]:
             rows = rows.filter(kind=form.cleaned_data["kind"])
+        if form.cleaned_data["channel"]:
+            rows = rows.filter(channel=form.cleaned_data["channel"])
     page = list(rows[:PAGE])
     _audit_read(request, page, "messages")
     return render(
@@ -133,7 +135,7 @@ def _patient_panel(
 ) -> HttpResponse:
     history = list(
         message_list(user=request.user)
-        .filter(patient=patient)
+        .filter(patient=patient, channel=Message.Channel.SMS)
         .select_related("appointment")
         .order_by("-created_at", "-id")[:20]
     )

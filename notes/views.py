@@ -22,6 +22,7 @@ from notes.ai import (
     ai_job_latest,
 )
 from notes.forms import AddendumForm, AiDraftForm, NoteEditForm, NoteForm
+from notes.letters import letter_create
 from notes.models import AiJob, ClinicalNote
 from notes.outlines import OUTLINES, outline_for
 from notes.selectors import documents_for_ai, note_addenda, note_list, note_sources_for_ai
@@ -200,6 +201,26 @@ def note_addendum(request: StaffRequest, pk: int) -> HttpResponse:
             messages.success(request, "Addendum saved as a draft; sign it to add it to the record.")
             return redirect("notes:edit", addendum.pk)
     return _signed(request, note, form)
+
+
+@require_POST
+@login_required
+@permission_required(["notes.view_note_body", "documents.add_document"], raise_exception=True)
+def note_letter(request: StaffRequest, pk: int) -> HttpResponse:
+    """ "Write letter" on a signed note: the PDF goes on the chart's documents."""
+    note = get_object_or_404(
+        note_list(user=request.user).select_related("patient__referrer", "patient__coordinator"),
+        pk=pk,
+    )
+    to = request.POST.get("to", "")
+    try:
+        document = letter_create(note=note, to=to, by=request.user)
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect("notes:edit", note.pk)
+    audit_change(request=request, record=document, view="note_letter", created=True)
+    messages.success(request, f"Letter to the {to} saved on the chart as {document.original_name}.")
+    return redirect(f"{reverse('patients:chart', args=[note.patient_id])}#docs-h")
 
 
 def _signed(request: StaffRequest, note: ClinicalNote, form: AddendumForm) -> HttpResponse:

@@ -6,7 +6,7 @@ from clinicians.models import Clinic, Clinician, Discipline
 class ClinicSerializer(serializers.ModelSerializer[Clinic]):
     class Meta:
         model = Clinic
-        fields = ["id", "name", "address", "phone", "email", "timezone", "is_active"]
+        fields = ["id", "name", "address", "phone", "email", "abn", "timezone", "is_active"]
 
 
 class DisciplineSerializer(serializers.ModelSerializer[Discipline]):

@@ -8,4 +8,5 @@ urlpatterns = [
     path("connect/", views.gmail_connect_start, name="connect"),
     path("oauth/callback/", views.gmail_callback, name="callback"),
     path("<int:account_id>/disconnect/", views.gmail_disconnect_view, name="disconnect"),
+    path("patient/<int:patient_id>/", views.patient_email, name="patient_email"),
 ]

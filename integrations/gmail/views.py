@@ -2,21 +2,33 @@
 status, disconnect. For practice admins."""
 
 import secrets
+from typing import cast
 
 import structlog
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.services import audit_change
+from audit.services import audit_change, audit_read
+from documents.models import Document
 from integrations.gmail import client
-from integrations.gmail.services import gmail_accounts, gmail_connect, gmail_disconnect
-from integrations.models import OAuthConnection
+from integrations.gmail.services import (
+    email_send,
+    gmail_accounts,
+    gmail_connect,
+    gmail_disconnect,
+)
+from integrations.models import Message, OAuthConnection
 from integrations.oauth import TokenSet
+from integrations.selectors import message_list
+from nexus.errors import DomainError
 from nexus.http import StaffRequest
+from patients.models import Patient
+from patients.selectors import patient_list
 
 log = structlog.get_logger(__name__)
 
@@ -91,3 +103,103 @@ def gmail_disconnect_view(request: StaffRequest, account_id: int) -> HttpRespons
     audit_change(request=request, record=connection, view="gmail_disconnect")
     messages.success(request, f"Disconnected {connection.account_id}; Google's grant is revoked.")
     return redirect("gmail:settings")
+
+
+# --- the chart's Email card --------------------------------------------------------------
+
+
+class EmailForm(forms.Form):
+    account = forms.TypedChoiceField(label="From", coerce=int, required=False)
+    to = forms.ChoiceField(label="To")
+    address = forms.EmailField(
+        label="Address", required=False, help_text="When To is another address."
+    )
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 5}))
+    documents = forms.TypedMultipleChoiceField(
+        label="Attach", coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(
+        self, *args: object, patient: Patient, documents: list[Document], **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        accounts = [a for a in gmail_accounts() if a.status == OAuthConnection.Status.CONNECTED]
+        cast(forms.ChoiceField, self.fields["account"]).choices = [
+            (a.pk, a.account_id) for a in accounts
+        ]
+        to = [("patient", f"The patient ({patient.email or 'no address'})")]
+        if patient.referrer is not None:
+            to.append(("referrer", f"The referrer, {patient.referrer.name}"))
+        if patient.coordinator is not None:
+            to.append(("coordinator", f"The coordinator, {patient.coordinator.name}"))
+        to.append(("other", "Another address"))
+        cast(forms.ChoiceField, self.fields["to"]).choices = to
+        cast(forms.ChoiceField, self.fields["documents"]).choices = [
+            (d.pk, f"{d.original_name} ({d.get_category_display()}, {d.size // 1024 + 1} KB)")
+            for d in documents
+        ]
+
+
+def _email_panel(
+    request: StaffRequest, patient: Patient, form: EmailForm | None = None, **extra: object
+) -> HttpResponse:
+    documents = list(
+        Document.objects.filter(patient=patient, deleted_at__isnull=True).order_by("-uploaded_at")[
+            :30
+        ]
+    )
+    history = list(
+        message_list(user=request.user)
+        .filter(patient=patient, channel=Message.Channel.EMAIL)
+        .select_related("account")
+        .prefetch_related("documents")
+        .order_by("-created_at", "-id")[:20]
+    )
+    audit_read(request=request, records=history, view="chart_email")
+    return render(
+        request,
+        "gmail/_patient_email.html",
+        {
+            "patient": patient,
+            "form": form or EmailForm(patient=patient, documents=documents),
+            "history": history,
+            "configured": client.configured(),
+            **extra,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("integrations.view_message", raise_exception=True)
+def patient_email(request: StaffRequest, patient_id: int) -> HttpResponse:
+    """The chart's Email card: what was sent, and "Send email" from a clinic account."""
+    patient = get_object_or_404(
+        patient_list(user=request.user).select_related("referrer", "coordinator"), pk=patient_id
+    )
+    if request.method != "POST":
+        return _email_panel(request, patient)
+    if not request.user.has_perm("integrations.add_message"):
+        return HttpResponse(status=403)
+    documents = list(Document.objects.filter(patient=patient, deleted_at__isnull=True))
+    form = EmailForm(request.POST, patient=patient, documents=documents)
+    if form.is_valid():
+        data = form.cleaned_data
+        to = data["address"] if data["to"] == "other" else data["to"]
+        try:
+            message = email_send(
+                patient=patient,
+                to=to or "",
+                subject=data["subject"],
+                body=data["body"],
+                account_id=data["account"],
+                document_ids=data["documents"],
+                created_by=request.user,
+            )
+        except DomainError as error:
+            form.add_error(None, error.detail)
+        else:
+            audit_change(request=request, record=message, view="chart_email", created=True)
+            return _email_panel(request, patient, sent=message)
+    return _email_panel(request, patient, form)

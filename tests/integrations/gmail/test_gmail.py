@@ -371,3 +371,77 @@ def test_two_concurrent_sends_with_an_expired_token_refresh_once(
     assert outcomes == ["sent", "sent"]
     assert fake_gmail.refreshes == 1
     assert len(fake_gmail.sent) == 2
+
+
+# --- the staff pages -----------------------------------------------------------------
+
+
+def test_a_clinician_writes_a_letter_to_the_referrer_and_emails_it_from_the_clinic_account(
+    client, fake_gmail, connect, committed, local_media
+):
+    from notes.services import note_sign
+    from tests.factories import ClinicalNoteFactory
+
+    account = connect("reception@clinic.example")
+    clinician = UserFactory(role="clinician")
+    client.force_login(clinician)
+    patient = PatientFactory(referrer=ReferrerFactory(name="Dr Hopper", email="gp@harbour.example"))
+    note = note_sign(
+        note=ClinicalNoteFactory(author=clinician, patient=patient, body="Orthoses fitted."),
+        by=clinician,
+    )
+
+    # Write letter on the signed note: a PDF on the chart's documents
+    page = client.get(f"/notes/{note.pk}/")
+    assert "Write letter" in page.content.decode()
+    written = client.post(f"/notes/{note.pk}/letter/", {"to": "referrer"})
+    assert written.status_code == 302
+    letter = patient.documents.get(category="letter")
+
+    # Send email on the chart, from the clinic account, with the letter attached
+    panel = client.get(f"/gmail/patient/{patient.pk}/")
+    assert "Send email" in panel.content.decode()
+    assert letter.original_name in panel.content.decode()
+    with committed():
+        sent = client.post(
+            f"/gmail/patient/{patient.pk}/",
+            {
+                "account": account.pk,
+                "to": "referrer",
+                "subject": "Letter about your patient",
+                "body": "Please find our letter attached.",
+                "documents": [letter.pk],
+            },
+            HTTP_HX_REQUEST="true",
+        )
+
+    assert sent.status_code == 200
+    message = Message.objects.get(channel="email")
+    assert message.status == Message.Status.SENT
+    (received,) = fake_gmail.sent
+    assert received.message["To"] == "gp@harbour.example"
+    (attachment,) = received.message.iter_attachments()
+    assert attachment.get_filename() == letter.original_name
+    with default_storage.open(letter.key, "rb") as stored:
+        assert attachment.get_content() == stored.read()
+    # And the chart shows it sent
+    after = client.get(f"/gmail/patient/{patient.pk}/").content.decode()
+    assert "Letter about your patient" in after and "Sent" in after
+
+
+def test_the_chart_email_card_shows_the_reason_instead_of_sending_without_consent(
+    client, fake_gmail, connect, committed
+):
+    account = connect("reception@clinic.example")
+    client.force_login(UserFactory(role="reception"))
+    patient = PatientFactory(email="ada@example.com", email_consent=False)
+
+    response = client.post(
+        f"/gmail/patient/{patient.pk}/",
+        {"account": account.pk, "to": "patient", "subject": "Hi", "body": "Hello"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    assert "not agreed to receive email" in response.content.decode()
+    assert not Message.objects.exists()
