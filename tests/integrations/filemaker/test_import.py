@@ -345,3 +345,34 @@ def test_clients_get_the_same_rules_as_the_staff_form(fake_filemaker, fm_practic
     old = client("dob_before_1900")
     assert old.date_of_birth is None
     assert "date_of_birth: 1899-12-31" in old.alerts
+
+
+def test_a_practice_with_other_names_edits_a_copy_of_the_mapping(fake_filemaker, tmp_path):
+    from integrations.filemaker.mapping import DEFAULT_MAPPING
+
+    mapping = tmp_path / "ours.toml"
+    # This practice keeps the referrer's practice name where the default expects nothing:
+    # map FileMaker's "Address" to the practice name instead.
+    coordinators = '\n\n[[layouts]]\nlayout = "Coordinators"'
+    mapping.write_text(
+        DEFAULT_MAPPING.read_text().replace(
+            'Address = { to = "address", convert = "text" }' + coordinators,
+            'Address = { to = "practice_name", convert = "text" }' + coordinators,
+        )
+    )
+    from patients.models import Referrer
+
+    run_import(tmp_path, "--only", "Referrers", "--mapping", str(mapping))
+
+    first = Referrer.objects.order_by("legacy_id").first()
+    assert first is not None and first.practice_name.endswith("George St") and first.address == ""
+
+
+def test_a_broken_mapping_is_a_clear_error(fake_filemaker, tmp_path):
+    mapping = tmp_path / "broken.toml"
+    mapping.write_text(
+        '[[layouts]]\nlayout = "Clients"\nkind = "clients"\nkey = "ClientID"\n'
+        '[layouts.fields]\nDOB = { to = "date_of_birth", convert = "julian" }\n'
+    )
+    with pytest.raises(CommandError, match="unknown converter"):
+        run_import(tmp_path, "--mapping", str(mapping))
