@@ -2,6 +2,7 @@
 status, disconnect. For practice admins."""
 
 import secrets
+from datetime import timedelta
 from typing import cast
 
 import structlog
@@ -11,6 +12,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import audit_change, audit_read
@@ -109,13 +111,15 @@ def gmail_disconnect_view(request: StaffRequest, account_id: int) -> HttpRespons
 
 
 class EmailForm(forms.Form):
+    # The chart also holds the SMS form: a prefix keeps the ids and names apart.
+    prefix = "email"
     account = forms.TypedChoiceField(label="From", coerce=int, required=False)
     to = forms.ChoiceField(label="To")
     address = forms.EmailField(
         label="Address", required=False, help_text="When To is another address."
     )
     subject = forms.CharField(max_length=200)
-    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 5}))
+    body = forms.CharField(label="Email text", widget=forms.Textarea(attrs={"rows": 5}))
     documents = forms.TypedMultipleChoiceField(
         label="Attach", coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -157,6 +161,13 @@ def _email_panel(
         .order_by("-created_at", "-id")[:20]
     )
     audit_read(request=request, records=history, view="chart_email")
+    # On its way (not held, not waiting minutes for a retry): the list looks again shortly.
+    soon = timezone.now() + timedelta(seconds=30)
+    pending = any(
+        m.status == Message.Status.SENDING
+        or (m.status == Message.Status.QUEUED and m.next_attempt_at and m.next_attempt_at < soon)
+        for m in history
+    )
     return render(
         request,
         "gmail/_patient_email.html",
@@ -165,6 +176,7 @@ def _email_panel(
             "form": form or EmailForm(patient=patient, documents=documents),
             "history": history,
             "configured": client.configured(),
+            "pending": pending,
             **extra,
         },
     )

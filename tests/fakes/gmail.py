@@ -82,6 +82,12 @@ class FakeGmail:
             self.sent, self.revoked = [], []
             self.refreshes, self.refresh_delay = 0, 0.0
 
+    def issue_tokens(self, email_address: str) -> dict[str, Any]:
+        """Tokens for an account, as if its owner had just consented (no browser needed)."""
+        refresh = "1//" + secrets.token_urlsafe(24)
+        self.grants[refresh] = Grant(email=email_address, refresh_token=refresh)
+        return self._access_token(email_address) | {"refresh_token": refresh}
+
     def revoke_grant(self, email_address: str) -> None:
         """The account's owner removed Nexus's access at Google."""
         with self.lock:

@@ -406,11 +406,11 @@ def test_a_clinician_writes_a_letter_to_the_referrer_and_emails_it_from_the_clin
         sent = client.post(
             f"/gmail/patient/{patient.pk}/",
             {
-                "account": account.pk,
-                "to": "referrer",
-                "subject": "Letter about your patient",
-                "body": "Please find our letter attached.",
-                "documents": [letter.pk],
+                "email-account": account.pk,
+                "email-to": "referrer",
+                "email-subject": "Letter about your patient",
+                "email-body": "Please find our letter attached.",
+                "email-documents": [letter.pk],
             },
             HTTP_HX_REQUEST="true",
         )
@@ -438,7 +438,12 @@ def test_the_chart_email_card_shows_the_reason_instead_of_sending_without_consen
 
     response = client.post(
         f"/gmail/patient/{patient.pk}/",
-        {"account": account.pk, "to": "patient", "subject": "Hi", "body": "Hello"},
+        {
+            "email-account": account.pk,
+            "email-to": "patient",
+            "email-subject": "Hi",
+            "email-body": "Hello",
+        },
         HTTP_HX_REQUEST="true",
     )
 
