@@ -48,6 +48,7 @@ from integrations.filemaker.mapping import (
     Mapping,
     Unconvertible,
     convert_field,
+    date_warning,
     localize,
 )
 from integrations.filemaker.pgcopy import allocate_ids, copy_insert, copy_rows, uses_copy
@@ -317,6 +318,8 @@ class Kind:
             raw = row.get(spec.source, "")
             try:
                 values[spec.to] = convert_field(spec, raw)
+                if spec.convert == "date" and (note := date_warning(raw)):
+                    warnings.append(note)
             except Unconvertible as problem:
                 if spec.required:
                     raise Rejected(problem.reason) from None

@@ -152,6 +152,16 @@ def convert_date(value: Any) -> date | None:
         raise Unconvertible("impossible_date") from None
 
 
+def date_warning(value: Any) -> str:
+    """What a date that did convert still deserves a word about in the report."""
+    text = _text(value)
+    if text in {"00/00/0000", "0/0/0000", "00/00/00"}:
+        return "zero_date"
+    if _TWO_DIGIT_YEAR.match(text):
+        return "two_digit_year"
+    return ""
+
+
 def convert_time(value: Any) -> time | None:
     text = _text(value)
     if not text:

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db
 # Where each kind of dirty data in the generated fm_practice must end up in the report.
 EXPECTED = {
     ("Clients", "warnings", "impossible_date"): "impossible_dob",
+    ("Clients", "warnings", "zero_date"): "zero_dob",
+    ("Clients", "warnings", "two_digit_year"): "two_digit_year",
     ("Clients", "warnings", "future_date_of_birth"): "future_dob",
     ("Clients", "warnings", "invalid_phone"): "phone_text",
     ("Clients", "warnings", "invalid_medicare_number"): "medicare_bad_check",
