@@ -207,6 +207,8 @@ class OAuthConnection(models.Model):
     connected_at = models.DateTimeField(auto_now_add=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     refresh_count = models.PositiveIntegerField(default=0)
+    # Gmail: the clinics whose email goes from this account unless another is chosen.
+    default_for = models.ManyToManyField(Clinic, blank=True, related_name="+")
     # Where the last read-back got to (Xero: the If-Modified-Since of the next one).
     synced_until = models.DateTimeField(null=True, blank=True)
 

@@ -41,7 +41,7 @@ class EmailAccountSerializer(serializers.ModelSerializer[OAuthConnection]):
 
     class Meta:
         model = OAuthConnection
-        fields = ["id", "email", "status", "connected_at"]
+        fields = ["id", "email", "status", "default_for", "connected_at"]
         read_only_fields = fields
 
 

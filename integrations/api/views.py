@@ -90,8 +90,10 @@ class EmailAccountViewSet(
 ):
     """The clinic's Gmail accounts email can be sent from, with their status."""
 
-    queryset = OAuthConnection.objects.filter(provider=OAuthConnection.Provider.GMAIL).order_by(
-        "account_id"
+    queryset = (
+        OAuthConnection.objects.filter(provider=OAuthConnection.Provider.GMAIL)
+        .prefetch_related("default_for")
+        .order_by("account_id")
     )
     serializer_class = EmailAccountSerializer
     pagination_class = None

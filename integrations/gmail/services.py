@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from clinicians.models import Clinic
 from documents.models import Document
 from integrations.gmail import client
 from integrations.gmail.client import GmailError
@@ -46,6 +47,7 @@ def gmail_accounts() -> "list[OAuthConnection]":
     return list(
         OAuthConnection.objects.filter(provider=GMAIL)
         .select_related("connected_by")
+        .prefetch_related("default_for")
         .order_by("account_id")
     )
 
@@ -166,9 +168,34 @@ def _attachments(*, patient: Patient, document_ids: Sequence[int]) -> list[Docum
     return documents
 
 
-def email_sending_account(*, account_id: int | None) -> OAuthConnection | None:
-    """The account an email goes from: the one asked for, else the only connected one.
-    None only on a server with no Google client configured (the console backend)."""
+def email_default_account(*, patient: Patient) -> OAuthConnection | None:
+    """The connected account the patient's home clinic sends from by default."""
+    if patient.home_clinic_id is None:
+        return None
+    return (
+        OAuthConnection.objects.filter(
+            provider=GMAIL, status=Status.CONNECTED, default_for=patient.home_clinic_id
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def gmail_set_defaults(*, connection: OAuthConnection, clinic_ids: Sequence[int]) -> None:
+    """This account becomes the default for these clinics (and no other account is)."""
+    clinics = list(Clinic.objects.filter(pk__in=clinic_ids))
+    for other in OAuthConnection.objects.filter(provider=GMAIL).exclude(pk=connection.pk):
+        other.default_for.remove(*clinics)
+    connection.default_for.set(clinics)
+
+
+def email_sending_account(
+    *, account_id: int | None, patient: Patient | None = None
+) -> OAuthConnection | None:
+    """The account an email goes from: the one asked for, else the patient's clinic's
+    default, else the only connected one. None only on a server with no Google client
+    configured (the console backend)."""
     connected = OAuthConnection.objects.filter(provider=GMAIL)
     if account_id is not None:
         account = connected.filter(pk=account_id).first()
@@ -177,6 +204,9 @@ def email_sending_account(*, account_id: int | None) -> OAuthConnection | None:
         if account.status != Status.CONNECTED:
             raise EmailAccountUnavailable()
         return account
+    default = email_default_account(patient=patient) if patient is not None else None
+    if default is not None:
+        return default
     live = list(connected.filter(status=Status.CONNECTED)[:2])
     if len(live) == 1:
         return live[0]
@@ -213,7 +243,7 @@ def email_send(
     if len(copies) >= MAX_RECIPIENTS:
         raise ValidationFailed(f"At most {MAX_RECIPIENTS - 1} copies.", field="cc")
     documents = _attachments(patient=patient, document_ids=document_ids)
-    account = email_sending_account(account_id=account_id)
+    account = email_sending_account(account_id=account_id, patient=patient)
     message = outbox_enqueue(
         channel=Message.Channel.EMAIL,
         kind=Message.Kind.ADHOC,

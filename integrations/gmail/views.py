@@ -16,13 +16,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import audit_change, audit_read
+from clinicians.models import Clinic
 from documents.models import Document
 from integrations.gmail import client
 from integrations.gmail.services import (
+    email_default_account,
     email_send,
     gmail_accounts,
     gmail_connect,
     gmail_disconnect,
+    gmail_set_defaults,
 )
 from integrations.models import Message, OAuthConnection
 from integrations.oauth import TokenSet
@@ -49,7 +52,11 @@ def gmail_settings(request: StaffRequest) -> HttpResponse:
     return render(
         request,
         "gmail/settings.html",
-        {"accounts": gmail_accounts(), "configured": client.configured()},
+        {
+            "accounts": gmail_accounts(),
+            "clinics": list(Clinic.objects.filter(is_active=True).order_by("name")),
+            "configured": client.configured(),
+        },
     )
 
 
@@ -107,6 +114,20 @@ def gmail_disconnect_view(request: StaffRequest, account_id: int) -> HttpRespons
     return redirect("gmail:settings")
 
 
+@require_POST
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def gmail_defaults_view(request: StaffRequest, account_id: int) -> HttpResponse:
+    connection = get_object_or_404(
+        OAuthConnection, pk=account_id, provider=OAuthConnection.Provider.GMAIL
+    )
+    clinic_ids = [int(v) for v in request.POST.getlist("clinics") if v.isdigit()]
+    gmail_set_defaults(connection=connection, clinic_ids=clinic_ids)
+    audit_change(request=request, record=connection, view="gmail_defaults")
+    messages.success(request, f"Saved the clinics that send from {connection.account_id}.")
+    return redirect("gmail:settings")
+
+
 # --- the chart's Email card --------------------------------------------------------------
 
 
@@ -145,6 +166,15 @@ class EmailForm(forms.Form):
         ]
 
 
+def _new_form(patient: Patient, documents: list[Document]) -> EmailForm:
+    default = email_default_account(patient=patient)
+    return EmailForm(
+        patient=patient,
+        documents=documents,
+        initial={"account": default.pk} if default is not None else None,
+    )
+
+
 def _email_panel(
     request: StaffRequest, patient: Patient, form: EmailForm | None = None, **extra: object
 ) -> HttpResponse:
@@ -173,7 +203,7 @@ def _email_panel(
         "gmail/_patient_email.html",
         {
             "patient": patient,
-            "form": form or EmailForm(patient=patient, documents=documents),
+            "form": form or _new_form(patient, documents),
             "history": history,
             "configured": client.configured(),
             "pending": pending,

@@ -450,3 +450,37 @@ def test_the_chart_email_card_shows_the_reason_instead_of_sending_without_consen
     assert response.status_code == 200
     assert "not agreed to receive email" in response.content.decode()
     assert not Message.objects.exists()
+
+
+def test_an_email_without_an_account_goes_from_the_clinics_default(
+    admin_browser, fake_gmail, connect, committed, reception_api
+):
+    from tests.factories import ClinicFactory
+
+    connect("reception@clinic.example")
+    parramatta = connect("parramatta@clinic.example")
+    clinic = ClinicFactory(name="Parramatta")
+    saved = admin_browser.post(f"/gmail/{parramatta.pk}/defaults/", {"clinics": [clinic.pk]})
+    assert saved.status_code == 302
+    patient = PatientFactory(email="ada@example.com", email_consent=True, home_clinic=clinic)
+    elsewhere = PatientFactory(email="bo@example.com", email_consent=True)
+
+    with committed():
+        sent = reception_api.post(
+            f"/api/v1/patients/{patient.pk}/emails/",
+            {"to": "patient", "subject": "Hi", "body": "Hello"},
+            format="json",
+        )
+    # Two accounts and no clinic default: the sender must choose.
+    unclear = reception_api.post(
+        f"/api/v1/patients/{elsewhere.pk}/emails/",
+        {"to": "patient", "subject": "Hi", "body": "Hello"},
+        format="json",
+    )
+
+    assert sent.status_code == 202
+    assert [s.account for s in fake_gmail.sent] == ["parramatta@clinic.example"]
+    assert unclear.status_code == 400
+    listed = {a["email"]: a for a in reception_api.get("/api/v1/email-accounts/").json()}
+    assert listed["parramatta@clinic.example"]["default_for"] == [clinic.pk]
+    assert listed["reception@clinic.example"]["default_for"] == []
