@@ -3,6 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
+
+from nexus.api import schema as schema_view
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +52,22 @@ def test_the_schema_itself_is_still_yaml(client, admin_user):
 
     assert response["Content-Type"].startswith("application/vnd.oai.openapi")
     assert "paths" in yaml.safe_load(response.content)
+
+
+def test_the_schema_is_generated_once_and_served_from_memory_after(client, admin_user, monkeypatch):
+    monkeypatch.setattr(schema_view, "_GENERATED", {})
+    calls = []
+    real = SchemaGenerator.get_schema
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
+    client.force_login(admin_user)
+
+    first = client.get("/api/schema/")
+    second = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert len(calls) == 1
+    assert yaml.safe_load(first.content) == second.json()
