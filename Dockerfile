@@ -19,6 +19,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
     uv sync --locked --no-dev --no-install-project
+# google-api-python-client ships every Google API's discovery document (110 MB); Nexus
+# builds only Gmail v1 from it (integrations/gmail/client.py, static_discovery=True).
+RUN find /opt/venv/lib/python3.11/site-packages/googleapiclient/discovery_cache/documents \
+      -type f ! -name 'gmail.v1.json' -delete
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG GIT_SHA=unknown

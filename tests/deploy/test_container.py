@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from googleapiclient import discovery_cache
 
 from deploy.tools import container
 
@@ -51,6 +52,16 @@ def test_the_image_runs_as_a_numeric_user_with_a_health_check_and_labels():
     # No compiler in the runtime image; migrations never run on start.
     assert not re.search(r"build-essential|gcc|libpq-dev", final_stage)
     assert "migrate" not in final_stage
+
+
+def test_the_image_keeps_the_one_discovery_document_the_gmail_client_builds():
+    client = (ROOT / "integrations" / "gmail" / "client.py").read_text()
+    kept = re.findall(r"! -name '([^']+)'", DOCKERFILE.split(" AS runtime")[0])
+
+    assert re.search(r'build\(\s*"gmail",\s*"v1",', client)
+    assert "static_discovery=True" in client
+    assert kept == ["gmail.v1.json"]
+    assert (Path(discovery_cache.__file__).parent / "documents" / "gmail.v1.json").exists()
 
 
 def test_the_compose_file_passes_compose_config_and_the_compose_spec_schema():
