@@ -1,10 +1,12 @@
 import os
+import time as time_module
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -115,6 +117,16 @@ def _rate_limit_window_fixed(monkeypatch) -> None:
     from nexus import ratelimit
 
     monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+
+
+def totp_code(secret: str, *, margin: float = 10.0) -> str:
+    """The authenticator code a user would type now. Nexus accepts only the current 30 s
+    window (allauth's MFA_TOTP_TOLERANCE 0), so a code read in a window's last seconds can
+    expire before a loaded machine submits it: wait for a fresh window first."""
+    left = 30 - time_module.time() % 30
+    if left < margin:
+        time_module.sleep(left + 0.05)
+    return format_hotp_value(hotp_value(secret, int(time_module.time()) // 30))
 
 
 def sydney(day: date, hour: int, minute: int = 0) -> datetime:

@@ -1,27 +1,22 @@
 """Second factor (allauth MFA, TOTP + recovery codes): mandatory for practice admins,
 enrolment before any patient data, codes limited and audited, secrets encrypted."""
 
-import time
-
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
 from nexus import crypto
+from tests.conftest import totp_code
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct-horse-battery"
-
-
-def totp_now(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 def stored_secret(user) -> str:
@@ -38,7 +33,7 @@ def enrol_totp(client: Client) -> str:
     assert client.get("/accounts/2fa/totp/activate/").status_code == 200
     secret = client.session[SECRET_SESSION_KEY]
     assert (
-        client.post("/accounts/2fa/totp/activate/", {"code": totp_now(secret)}).status_code == 302
+        client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret)}).status_code == 302
     )
     return secret
 
@@ -94,7 +89,7 @@ def test_an_enrolled_user_signs_in_with_password_then_code(client):
     failure = AuditEvent.objects.get(action="login_failed", detail__reason="incorrect_code")
     assert failure.object_id == str(admin.pk)
 
-    right = client.post("/accounts/2fa/authenticate/", {"code": totp_now(secret)})
+    right = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
     assert right.status_code == 302
     assert client.session["_auth_user_id"] == str(admin.pk)
 
@@ -119,7 +114,7 @@ def test_guessing_codes_is_cut_off_and_every_guess_is_audited(client):
 
     for _ in range(6):
         client.post("/accounts/2fa/authenticate/", {"code": "000000"})
-    blocked = client.post("/accounts/2fa/authenticate/", {"code": totp_now(secret)})
+    blocked = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
 
     assert blocked.status_code == 200
     assert b"Too many failed" in blocked.content
@@ -167,7 +162,7 @@ def test_rotating_keys_keeps_every_secret_readable(settings):
 
 def signed_in_with_code(client: Client, user) -> None:
     password_sign_in(client, user)
-    client.post("/accounts/2fa/authenticate/", {"code": totp_now(stored_secret(user))})
+    client.post("/accounts/2fa/authenticate/", {"code": totp_code(stored_secret(user))})
     client.post("/accounts/reauthenticate/", {"password": PASSWORD})  # recent, for changes
     assert client.session["_auth_user_id"] == str(user.pk)
 
@@ -223,7 +218,7 @@ def test_changing_a_factor_later_still_asks_for_the_password(client, settings):
 def test_replacing_an_existing_factor_still_asks_for_the_password(client):
     clinician = UserFactory(role="clinician", totp=True)
     password_sign_in(client, clinician)
-    client.post("/accounts/2fa/authenticate/", {"code": totp_now(stored_secret(clinician))})
+    client.post("/accounts/2fa/authenticate/", {"code": totp_code(stored_secret(clinician))})
 
     response = client.post("/accounts/2fa/totp/deactivate/")
 
@@ -240,7 +235,7 @@ def test_the_recovery_codes_page_continues_to_where_the_admin_was_going(
 
     with django_capture_on_commit_callbacks(execute=True):
         secret = client.get("/accounts/2fa/totp/activate/") and client.session[SECRET_SESSION_KEY]
-        done = client.post("/accounts/2fa/totp/activate/", {"code": totp_now(secret)})
+        done = client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret)})
     codes = client.get(done["Location"])
 
     assert done["Location"] == "/accounts/2fa/recovery-codes/"

@@ -1,16 +1,15 @@
 """A practice admin signs in with a password and an authenticator code, then sets up a
 clinician's week and an appointment type in a real browser."""
 
-import time as clock
 from datetime import time
 
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from playwright.sync_api import Page, expect
 
 from clinicians.models import WorkingHours
 from nexus import crypto
 from tests.browser.conftest import sign_in
+from tests.conftest import totp_code
 from tests.factories import ClinicFactory, ClinicianFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -24,7 +23,7 @@ def test_an_admin_signs_in_with_a_code_and_sets_up_a_clinicians_week(page: Page,
 
     sign_in(page, admin.email, PASSWORD)
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    page.get_by_label("Code").fill(format_hotp_value(hotp_value(secret, int(clock.time()) // 30)))
+    page.get_by_label("Code").fill(totp_code(secret))
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
