@@ -12,6 +12,8 @@ a test run never changes tracked files.
 """
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -70,10 +72,23 @@ def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     context.close()
+    _wait_for_requests_to_finish()
     # A script error, a CSP violation or a missing file is a bug, whatever the test was
     # about. Refusals the page handles and shows (an upload rejected as 400) are not.
     handled = ("status of 400", "status of 409", "status of 413")
     assert [e for e in errors if not any(code in e for code in handled)] == []
+
+
+def _wait_for_requests_to_finish(timeout: float = 15.0) -> None:
+    """Closing the browser drops its connections, but a request already inside Django (an
+    autosave the test did not wait for) runs on. The test database is flushed next; on
+    SQLite a write still in flight then fails the flush ("database table is locked") and the
+    next test starts with the last one's rows. Join the live server's request threads first
+    (daemon threads, which socketserver does not keep a list of, so found by their target)."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
