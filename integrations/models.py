@@ -96,9 +96,9 @@ class Message(models.Model):
             models.Index(fields=["created_at", "id"]),
         ]
         constraints = [
-            # Once per appointment, whatever overlapping reminder runs or beats try.
+            # Once per appointment and channel, whatever overlapping reminder runs try.
             models.UniqueConstraint(
-                fields=["appointment"],
+                fields=["appointment", "channel"],
                 condition=models.Q(kind="reminder"),
                 name="message_one_reminder_per_appointment",
             ),

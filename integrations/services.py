@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
@@ -223,23 +223,72 @@ def message_template_save(*, clinic: Clinic, kind: str, body: str, user: User) -
 # --- Appointments ------------------------------------------------------------------------
 
 
-def appointment_notify(*, appointment: Appointment, kind: str) -> Message | None:
-    """The text a booking, move or cancellation sends, if the patient takes SMS.
+EMAIL_SUBJECTS: dict[str, str] = {
+    Kind.CONFIRMATION: "Your appointment is booked",
+    Kind.REMINDER: "Appointment reminder",
+    Kind.MOVED: "Your appointment has moved",
+    Kind.CANCELLED: "Your appointment is cancelled",
+}
+NO_ACCOUNT = object()
 
-    Called by the appointment services inside their transaction. A patient without consent
-    or a mobile simply gets no text: the booking itself must not fail for that."""
-    patient = appointment.patient
+
+def _email_account(patient: Patient, cache: dict[int | None, object]) -> object:
+    """The account a patient's appointment email goes from (None: console backend), or
+    NO_ACCOUNT when the clinic cannot send email now; cached per home clinic."""
+    from integrations.gmail.services import email_sending_account
+
+    key = patient.home_clinic_id
+    if key not in cache:
+        try:
+            cache[key] = email_sending_account(account_id=None, patient=patient)
+        except ValidationFailed:
+            cache[key] = NO_ACCOUNT
+    return cache[key]
+
+
+def appointment_channels(
+    patient: Patient, accounts: dict[int | None, object] | None = None
+) -> list[tuple[str, str, int | None]]:
+    """Where this patient's confirmations and reminders go: (channel, to, account_id).
+
+    Email when they prefer it and have email consent, an address and a clinic that can send;
+    otherwise SMS (consent and a mobile needed); both only when they asked for both."""
+    accounts = {} if accounts is None else accounts
+    routes: list[tuple[str, str, int | None]] = []
+    wants = patient.reminder_channel
     number = mobile_number(patient.phone) if patient.sms_consent else None
-    if number is None:
-        return None
-    return outbox_enqueue(
-        channel=Message.Channel.SMS,
-        kind=kind,
-        to=number,
-        body=message_render(appointment=appointment, kind=kind),
-        patient=patient,
-        appointment=appointment,
-    )
+    if wants in ("email", "both") and patient.email_consent and patient.email:
+        account = _email_account(patient, accounts)
+        if account is not NO_ACCOUNT:
+            account_id = getattr(account, "pk", None)
+            routes.append((Message.Channel.EMAIL, patient.email, account_id))
+    if number is not None and (wants == "both" or not routes):
+        routes.insert(0, (Message.Channel.SMS, number, None))
+    return routes
+
+
+def appointment_notify(*, appointment: Appointment, kind: str) -> Message | None:
+    """The text or email a booking, move or cancellation sends, by the patient's preference.
+
+    Called by the appointment services inside their transaction. A patient who takes
+    neither simply gets nothing: the booking itself must not fail for that. Answers the
+    first message queued."""
+    patient = appointment.patient
+    body = message_render(appointment=appointment, kind=kind)
+    messages = [
+        outbox_enqueue(
+            channel=channel,
+            kind=kind,
+            to=to,
+            body=body,
+            subject=EMAIL_SUBJECTS[kind] if channel == Message.Channel.EMAIL else "",
+            account_id=account_id,
+            patient=patient,
+            appointment=appointment,
+        )
+        for channel, to, account_id in appointment_channels(patient)
+    ]
+    return messages[0] if messages else None
 
 
 def reminders_send(*, now: datetime | None = None, batch: int = 500) -> int:
@@ -257,8 +306,8 @@ def reminders_send(*, now: datetime | None = None, batch: int = 500) -> int:
             start__gt=now,
             start__lte=until,
             status__in=[Appointment.Status.BOOKED, Appointment.Status.CONFIRMED],
-            patient__sms_consent=True,
         )
+        .filter(Q(patient__sms_consent=True) | Q(patient__email_consent=True))
         .exclude(Exists(reminded))
         .select_related("patient", "clinic", "clinician", "appointment_type")
         .order_by("start", "id")
@@ -284,23 +333,26 @@ def reminders_send(*, now: datetime | None = None, batch: int = 500) -> int:
 @transaction.atomic
 def _queue_reminders(appointments: list[Appointment], now: datetime) -> int:
     templates = templates_for(a.clinic_id for a in appointments)
-    rows = []
+    accounts: dict[int | None, object] = {}
+    rows: list[Message] = []
     for appointment in appointments:
-        number = mobile_number(appointment.patient.phone)
-        if number is None:
+        routes = appointment_channels(appointment.patient, accounts)
+        if not routes:
             continue
-        rows.append(
+        body = message_render(appointment=appointment, kind=Kind.REMINDER, templates=templates)
+        rows.extend(
             Message(
-                channel=Message.Channel.SMS,
+                channel=channel,
                 kind=Kind.REMINDER,
-                to=number,
-                body=message_render(
-                    appointment=appointment, kind=Kind.REMINDER, templates=templates
-                ),
+                to=to,
+                body=body,
+                subject=EMAIL_SUBJECTS[Kind.REMINDER] if channel == Message.Channel.EMAIL else "",
+                account_id=account_id,
                 patient_id=appointment.patient_id,
                 appointment=appointment,
                 next_attempt_at=now,
             )
+            for channel, to, account_id in routes
         )
     # Another run may have inserted some of these since the query: those are skipped.
     Message.objects.bulk_create(rows, ignore_conflicts=True)

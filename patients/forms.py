@@ -16,6 +16,11 @@ class PatientForm(forms.ModelForm):
         for name in ("phone", "emergency_contact_phone"):
             if value := getattr(self.instance, name, None):
                 self.initial[name] = phone_national(value)
+        # Left out of a post (older forms, scripts): keep what the patient had.
+        self.fields["reminder_channel"].required = False
+
+    def clean_reminder_channel(self) -> str:
+        return self.cleaned_data.get("reminder_channel") or self.instance.reminder_channel
 
     class Meta:
         model = Patient

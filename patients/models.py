@@ -79,6 +79,7 @@ PATIENT_EDITABLE_FIELDS = (
     "emergency_contact_phone",
     "sms_consent",
     "email_consent",
+    "reminder_channel",
     "alerts",
 )
 
@@ -134,6 +135,13 @@ class Patient(models.Model):
     )
     sms_consent = models.BooleanField("SMS consent", default=False)
     email_consent = models.BooleanField(default=False)
+    reminder_channel = models.CharField(
+        "Confirmations and reminders by",
+        max_length=5,
+        choices=[("sms", "SMS"), ("email", "Email"), ("both", "SMS and email")],
+        default="sms",
+        help_text="Email needs email consent and an address; otherwise SMS is used.",
+    )
     alerts = models.TextField(blank=True, help_text="Allergies, risks, access needs.")
     archived = models.BooleanField(default=False)
     legacy_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
