@@ -29,6 +29,8 @@ log = structlog.get_logger(__name__)
 
 Kind = Message.Kind
 REPLY_HINT = "Reply YES to confirm or NO to cancel."
+# Nobody reads replies to email: an email asks for a call instead.
+EMAIL_REPLY_HINT = "To change or cancel, please call {clinic_phone}."
 DEFAULT_TEMPLATES: dict[str, str] = {
     Kind.CONFIRMATION: (
         "Hi {patient}, your {appointment_type} with {clinician} at {clinic} is booked for "
@@ -149,20 +151,22 @@ def _when(moment: datetime, clinic: Clinic) -> tuple[str, str]:
     )
 
 
-def _context(appointment: Appointment) -> dict[str, str]:
+def _context(appointment: Appointment, channel: str) -> dict[str, str]:
     date, time = _when(appointment.start, appointment.clinic)
     patient = appointment.patient
     clinic_phone = appointment.clinic.phone
+    phone = clinic_phone.as_national if clinic_phone else "the clinic"
+    email = channel == Message.Channel.EMAIL
     return {
         # First name only: the minimum a text needs.
         "patient": patient.preferred_name or patient.given_name,
         "clinic": appointment.clinic.name,
-        "clinic_phone": clinic_phone.as_national if clinic_phone else "the clinic",
+        "clinic_phone": phone,
         "clinician": appointment.clinician.display_name,
         "appointment_type": appointment.appointment_type.name,
         "date": date,
         "time": time,
-        "reply_hint": REPLY_HINT,
+        "reply_hint": EMAIL_REPLY_HINT.format(clinic_phone=phone) if email else REPLY_HINT,
     }
 
 
@@ -199,12 +203,16 @@ def templates_for(clinic_ids: Iterable[int]) -> dict[tuple[int, str], str]:
 
 
 def message_render(
-    *, appointment: Appointment, kind: str, templates: Mapping[tuple[int, str], str] | None = None
+    *,
+    appointment: Appointment,
+    kind: str,
+    templates: Mapping[tuple[int, str], str] | None = None,
+    channel: str = Message.Channel.SMS,
 ) -> str:
     if templates is None:
         templates = templates_for([appointment.clinic_id])
     body = templates.get((appointment.clinic_id, kind)) or DEFAULT_TEMPLATES[kind]
-    text = body.format_map(_context(appointment)).strip()
+    text = body.format_map(_context(appointment, channel)).strip()
     return text[:MAX_LENGTH]
 
 
@@ -274,13 +282,15 @@ def appointment_notify(*, appointment: Appointment, kind: str) -> Message | None
     neither simply gets nothing: the booking itself must not fail for that. Answers the
     first message queued."""
     patient = appointment.patient
-    body = message_render(appointment=appointment, kind=kind)
+    templates = templates_for([appointment.clinic_id])
     messages = [
         outbox_enqueue(
             channel=channel,
             kind=kind,
             to=to,
-            body=body,
+            body=message_render(
+                appointment=appointment, kind=kind, templates=templates, channel=channel
+            ),
             subject=EMAIL_SUBJECTS[kind] if channel == Message.Channel.EMAIL else "",
             account_id=account_id,
             patient=patient,
@@ -339,13 +349,17 @@ def _queue_reminders(appointments: list[Appointment], now: datetime) -> int:
         routes = appointment_channels(appointment.patient, accounts)
         if not routes:
             continue
-        body = message_render(appointment=appointment, kind=Kind.REMINDER, templates=templates)
         rows.extend(
             Message(
                 channel=channel,
                 kind=Kind.REMINDER,
                 to=to,
-                body=body,
+                body=message_render(
+                    appointment=appointment,
+                    kind=Kind.REMINDER,
+                    templates=templates,
+                    channel=channel,
+                ),
                 subject=EMAIL_SUBJECTS[Kind.REMINDER] if channel == Message.Channel.EMAIL else "",
                 account_id=account_id,
                 patient_id=appointment.patient_id,

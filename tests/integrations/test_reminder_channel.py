@@ -53,6 +53,11 @@ def test_reminders_follow_the_preference_once(prefs, expected, fake_sms):
     if email is not None:
         assert email.subject == "Appointment reminder"
         assert "Reminder:" in email.body
+        # Nobody reads email replies: the email asks for a call, the text for a YES.
+        assert "Reply YES" not in email.body and "please call" in email.body
+    text = Message.objects.filter(appointment=appointment, channel="sms").first()
+    if text is not None:
+        assert "Reply YES to confirm" in text.body
 
 
 @pytest.mark.django_db
