@@ -7,9 +7,12 @@
 
   function refresh(query) {
     const url = (form ? form.dataset.refresh : panel.dataset.refresh) + (query || "");
+    // Busy while the list is being replaced: a click on a link about to be swapped is lost.
+    panel.setAttribute("aria-busy", "true");
     return fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } })
       .then((response) => (response.ok ? response.text() : Promise.reject(response)))
-      .then((html) => { panel.innerHTML = html; bindFilter(); });
+      .then((html) => { panel.innerHTML = html; bindFilter(); })
+      .finally(() => panel.removeAttribute("aria-busy"));
   }
 
   function bindFilter() {

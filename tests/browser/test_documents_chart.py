@@ -47,6 +47,8 @@ def test_dropping_documents_on_the_chart_uploads_them_with_progress(page: Page, 
 
     drop_file(page, "not really.pdf", b"<html><script>alert(1)</script></html>", "application/pdf")
     expect(page.get_by_role("alert")).to_contain_text("not really.pdf: Only PDF, JPEG")
+    # After every batch the list is fetched again; click only once it has been replaced.
+    expect(page.locator("#documents-panel[aria-busy]")).to_have_count(0)
 
     with page.expect_download() as download:
         page.get_by_role("link", name="GP referral.pdf").click()
