@@ -119,4 +119,19 @@ class FailOpenRedisCache(RedisCache):
         )
 
     def clear(self) -> None:
-        self._call("clear", None, lambda: super(FailOpenRedisCache, self).clear())
+        """Delete the cache's own keys only. Django's RedisCache.clear() is FLUSHDB, which
+        would also empty the Celery queues sharing this Redis database (a test's cache
+        clear on one worker once wiped the tasks another test had queued)."""
+
+        def delete_own_keys() -> None:
+            client = self._cache.get_client(write=True)
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=f"{self.key_prefix}:*", count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    client.delete(*batch)
+                    batch.clear()
+            if batch:
+                client.delete(*batch)
+
+        self._call("clear", None, delete_own_keys)
