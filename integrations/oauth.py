@@ -8,12 +8,14 @@ twice at once is not harmless: providers that rotate refresh tokens (Xero does) 
 first new one when the old refresh token is used again, and the connection is lost.
 """
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -27,6 +29,22 @@ log = structlog.get_logger(__name__)
 # Refresh this long before the access token lapses, so a call never starts with a token
 # that expires on the way (longer than the SDKs' own 60 s, so they never refresh behind us).
 REFRESH_MARGIN = timedelta(minutes=2)
+
+
+def oauth_state_new(session: SessionBase, *, key: str) -> str:
+    """A fresh `state` for an authorization redirect, kept in the user's session under `key`."""
+    state = secrets.token_urlsafe(24)
+    session[key] = state
+    return state
+
+
+def oauth_state_matches(session: SessionBase, *, key: str, given: str) -> bool:
+    """Whether a callback's `state` is the one this session started. The stored state is
+    removed either way: a callback URL works once, so a replayed or forged one is refused."""
+    state = session.pop(key, None)
+    # Compared as bytes: compare_digest raises on a str that is not ASCII, and the given
+    # state is whatever the query string held.
+    return bool(state) and secrets.compare_digest(str(state).encode(), given.encode())
 
 
 @dataclass(frozen=True)

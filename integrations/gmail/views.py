@@ -1,7 +1,6 @@
 """Settings → Email accounts: connect a clinic Gmail account (OAuth 2.0), see each one's
 status, disconnect. For practice admins."""
 
-import secrets
 from datetime import timedelta
 from typing import cast
 
@@ -28,7 +27,7 @@ from integrations.gmail.services import (
     gmail_set_defaults,
 )
 from integrations.models import Message, OAuthConnection
-from integrations.oauth import TokenSet
+from integrations.oauth import TokenSet, oauth_state_matches, oauth_state_new
 from integrations.selectors import message_list
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
@@ -69,8 +68,7 @@ def gmail_connect_start(request: StaffRequest) -> HttpResponse:
             request, "Set GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET to connect Gmail."
         )
         return redirect("gmail:settings")
-    state = secrets.token_urlsafe(24)
-    request.session[_STATE] = state
+    state = oauth_state_new(request.session, key=_STATE)
     return redirect(client.authorize_url(redirect_uri=_redirect_uri(request), state=state))
 
 
@@ -78,8 +76,7 @@ def gmail_connect_start(request: StaffRequest) -> HttpResponse:
 @login_required
 @permission_required(MANAGE, raise_exception=True)
 def gmail_callback(request: StaffRequest) -> HttpResponse:
-    state = request.session.pop(_STATE, None)
-    if not state or not secrets.compare_digest(state, request.GET.get("state", "")):
+    if not oauth_state_matches(request.session, key=_STATE, given=request.GET.get("state", "")):
         messages.error(request, "That Google sign-in had expired or was not started here.")
         return redirect("gmail:settings")
     if "code" not in request.GET:

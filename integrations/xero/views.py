@@ -2,7 +2,6 @@
 disconnect, and the sync queue of every push with its state, Xero's error and a retry."""
 
 import json
-import secrets
 from urllib.parse import urlencode
 
 import structlog
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.services import audit_change, audit_read
 from billing.models import Invoice
 from integrations.models import Message
-from integrations.oauth import TokenSet
+from integrations.oauth import TokenSet, oauth_state_matches, oauth_state_new
 from integrations.outbox import message_retry
 from integrations.xero import client as xero
 from integrations.xero.queue import xero_connection
@@ -56,8 +55,7 @@ def xero_connect_start(request: StaffRequest) -> HttpResponse:
     if not settings.XERO_CLIENT_ID:
         messages.error(request, "Set XERO_CLIENT_ID and XERO_CLIENT_SECRET to connect Xero.")
         return redirect("xero:settings")
-    state = secrets.token_urlsafe(24)
-    request.session[_STATE] = state
+    state = oauth_state_new(request.session, key=_STATE)
     query = urlencode(
         {
             "response_type": "code",
@@ -74,8 +72,7 @@ def xero_connect_start(request: StaffRequest) -> HttpResponse:
 @login_required
 @permission_required(MANAGE, raise_exception=True)
 def xero_callback(request: StaffRequest) -> HttpResponse:
-    state = request.session.pop(_STATE, None)
-    if not state or not secrets.compare_digest(state, request.GET.get("state", "")):
+    if not oauth_state_matches(request.session, key=_STATE, given=request.GET.get("state", "")):
         messages.error(request, "That Xero sign-in had expired or was not started here; try again.")
         return redirect("xero:settings")
     if "code" not in request.GET:
