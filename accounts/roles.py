@@ -44,6 +44,10 @@ _FRONT_DESK = [
     "billing.view_invoice",
     "billing.add_invoice",
     "billing.change_invoice",
+    # The waitlist: add patients, see the offers in flight, take a patient off.
+    "waitlist.view_waitlistentry",
+    "waitlist.add_waitlistentry",
+    "waitlist.change_waitlistentry",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -78,6 +82,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "integrations.add_messagetemplate",
         "integrations.change_messagetemplate",
         "billing.void_invoice",
+        # The practice's waitlist choices: one at a time or the first few, and how long.
+        "waitlist.change_waitlistsettings",
         # Connect and disconnect Xero, see its sync queue.
         "integrations.view_oauthconnection",
         "integrations.change_oauthconnection",

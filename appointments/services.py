@@ -233,11 +233,35 @@ def appointment_reschedule(
         override_working_hours=override_working_hours,
         exclude_pk=current.pk,
     )
+    freed = (current.clinician_id, current.clinic_id, current.start, current.end)
     current.clinician, current.clinic, current.start, current.end = clinician, clinic, start, end
     _save(current)
+    if freed != (current.clinician_id, current.clinic_id, current.start, current.end):
+        _time_freed(
+            current, start=freed[2], end=freed[3], clinician_id=freed[0], clinic_id=freed[1]
+        )
     appointment_notify(appointment=current, kind=Message.Kind.MOVED)
     log.info("appointment.rescheduled", appointment_id=current.pk)
     return current
+
+
+def _time_freed(
+    appointment: Appointment,
+    *,
+    start: datetime,
+    end: datetime,
+    clinician_id: int | None = None,
+    clinic_id: int | None = None,
+) -> None:
+    """A time came free: once this transaction commits, the waitlist offers it by SMS."""
+    from waitlist.services import waitlist_time_freed_later  # the waitlist builds on this
+
+    waitlist_time_freed_later(
+        clinician_id=clinician_id or appointment.clinician_id,
+        clinic_id=clinic_id or appointment.clinic_id,
+        start=start,
+        end=end,
+    )
 
 
 def _now() -> datetime:
@@ -312,6 +336,8 @@ def appointment_transition(
     )
     if to == Status.CANCELLED and notify:
         appointment_notify(appointment=current, kind=Message.Kind.CANCELLED)
+    if to in (Status.CANCELLED, Status.NO_SHOW):
+        _time_freed(current, start=current.start, end=current.end)
     if to == Status.COMPLETED:
         from billing.services import invoice_auto_raise  # billing builds on appointments
 

@@ -37,6 +37,9 @@ class Message(models.Model):
         CANCELLED = "cancelled", "Appointment cancelled"
         ADHOC = "adhoc", "Message from staff"
         VERIFICATION = "verification", "Verification code"
+        # A freed time offered to a waitlisted patient, and the "already taken" answer.
+        WAITLIST_OFFER = "waitlist_offer", "Waitlist offer"
+        WAITLIST_TAKEN = "waitlist_taken", "Waitlist offer taken"
         # Xero rows carry the invoice's id in `body` (no patient text).
         INVOICE_PUSH = "invoice_push", "Invoice to Xero"
         INVOICE_VOID = "invoice_void", "Void in Xero"
@@ -141,6 +144,9 @@ class InboundMessage(models.Model):
         CANCELLED = "cancelled", "Cancelled the appointment"
         STOPPED = "stopped", "Withdrew SMS consent"
         INBOX = "inbox", "Needs reception"
+        BOOKED = "booked", "Booked a waitlist offer"
+        TAKEN = "taken", "Waitlist offer already taken or lapsed"
+        DECLINED = "declined", "Declined a waitlist offer"
 
     from_number = models.CharField(max_length=20, help_text="E.164 when it parsed.")
     to_number = models.CharField(max_length=20, blank=True)

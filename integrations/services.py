@@ -141,7 +141,8 @@ def sms_send_to_number(
 # --- Templates ---------------------------------------------------------------------------
 
 
-def _when(moment: datetime, clinic: Clinic) -> tuple[str, str]:
+def sms_when(moment: datetime, clinic: Clinic) -> tuple[str, str]:
+    """The day and time a text names, on the clinic's wall clock: ("Mon 1 Mar", "9:30 am")."""
     # The patient reads the clinic's wall clock, not UTC and not the server's zone.
     local = moment.astimezone(clinic.tz)
     hour = local.hour % 12 or 12
@@ -152,7 +153,7 @@ def _when(moment: datetime, clinic: Clinic) -> tuple[str, str]:
 
 
 def _context(appointment: Appointment, channel: str) -> dict[str, str]:
-    date, time = _when(appointment.start, appointment.clinic)
+    date, time = sms_when(appointment.start, appointment.clinic)
     patient = appointment.patient
     clinic_phone = appointment.clinic.phone
     phone = clinic_phone.as_national if clinic_phone else "the clinic"

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "booking",
     "integrations",
     "billing",
+    "waitlist",
     "axes",
     "idempotency",
 ]
@@ -492,6 +493,13 @@ _BEAT = {
         "NEXUS_CRON_XERO_SYNC",
         "*/15 * * * *",
         14 * 60,
+    ),
+    # Waitlist offers not answered in time lapse; their times go to the next patients.
+    "waitlist-lapse": (
+        "waitlist.tasks.waitlist_offers_lapse_task",
+        "NEXUS_CRON_WAITLIST_LAPSE",
+        "* * * * *",
+        55,
     ),
     # API Idempotency-Keys older than 24 hours (idempotency/).
     "idempotency-purge": (

@@ -21,6 +21,7 @@ from audit.services import Target, audit_record
 from integrations.models import InboundMessage, Message
 from patients.models import Patient
 from patients.services import patient_update
+from waitlist.services import waitlist_offer_for_reply, waitlist_offer_reply
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +111,8 @@ def _act(keyword: str, match: Match) -> str:
 @transaction.atomic
 def sms_reply_receive(*, params: Mapping[str, str], request: HttpRequest | None) -> InboundMessage:
     """Record a reply once and do what it asks: YES confirms, NO cancels, STOP withdraws
-    consent; anything else, or a number Nexus cannot match, waits in the inbox."""
+    consent; a YES or NO to a waitlist offer books or declines the offered time; anything
+    else, or a number Nexus cannot match, waits in the inbox."""
     dedupe_key = _dedupe_key(params)
     existing = InboundMessage.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
@@ -120,7 +122,18 @@ def sms_reply_receive(*, params: Mapping[str, str], request: HttpRequest | None)
     body = params.get("message", "")
     match = _match(sender, ref)
     keyword = body.strip().strip(".!").upper()
-    outcome = _act(keyword, match)
+    offer = (
+        waitlist_offer_for_reply(sender=sender, message=match.message)
+        if keyword in YES | NO
+        else None
+    )
+    if offer is not None:
+        # The reply answers a waitlist offer (by `ref`, or as the latest question texted to
+        # this number): YES books the offered time, NO declines it; no appointment changes.
+        outcome, booked = waitlist_offer_reply(offer=offer, accept=keyword in YES)
+        match = Match(offer.entry.patient, booked, match.message or offer.message)
+    else:
+        outcome = _act(keyword, match)
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
@@ -140,7 +153,7 @@ def sms_reply_receive(*, params: Mapping[str, str], request: HttpRequest | None)
         return InboundMessage(dedupe_key=dedupe_key, outcome=outcome)
     patient_id = match.patient.pk if match.patient else None
     targets = [Target("integrations.inboundmessage", str(inbound.pk), patient_id)]
-    if outcome in (Outcome.CONFIRMED, Outcome.CANCELLED) and match.appointment is not None:
+    if outcome in (Outcome.CONFIRMED, Outcome.CANCELLED, Outcome.BOOKED) and match.appointment:
         targets.append(Target.of(match.appointment, "patient_id"))
     audit_record(
         request=request,
