@@ -5,11 +5,15 @@ number of queries whatever the number of clinicians or appointments (clinicians,
 working hours, time off, appointments, appointment types).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from django.db.models import Prefetch, Q
+from django.urls import reverse
+from django.utils import dateformat
 
 from accounts.models import User
 from appointments.availability import OpenBlock, open_blocks
@@ -31,17 +35,30 @@ class Placed:
     top: int
     height: int
 
+    @property
+    def style(self) -> str:
+        # Built here, not in the template: a day has hundreds of these, and every number a
+        # template prints goes through localisation.
+        return f"top: {self.top}px; height: {self.height}px"
+
 
 @dataclass
 class PlacedAppointment(Placed):
     appointment: Appointment
     during_time_off: bool = False  # booked before the time off was added: needs moving
+    # Filled in by calendar_page, once per page rather than per template lookup.
+    panel_url: str = ""
+    move_url: str = ""
+    time_label: str = ""  # "9:30", in the clinic's zone
 
 
 @dataclass
 class FreeSlot(Placed):
     start: datetime
     zone: tzinfo  # the clinic's
+    book_url: str = ""  # the booking panel for this clinician and time (no patient)
+    label: str = ""  # "9:30"
+    aria_label: str = ""  # "Book Dr Amelia Nguyen at 9:30 AM Tue 1 Dec"
 
     @property
     def local_start(self) -> ZonedDateTime:
@@ -80,6 +97,13 @@ class CalendarPage:
             ((hour - self.first_hour) * step, time(hour).strftime("%-I %p").lower())
             for hour in range(self.first_hour, self.last_hour)
         ]
+
+
+def pk_url(name: str) -> Callable[[int], str]:
+    """`reverse(name, kwargs={"pk": pk})` for many pks at the cost of one reverse()."""
+    marker = 987654321
+    head, tail = reverse(name, kwargs={"pk": marker}).split(str(marker))
+    return lambda pk: f"{head}{pk}{tail}"
 
 
 def calendar_page(
@@ -140,8 +164,11 @@ def calendar_page(
     ):
         free_by_column.setdefault((open_block.day, open_block.clinician_id), []).append(open_block)
 
+    panel_url, move_url = pk_url("appointments:panel"), pk_url("appointments:move")
+    book_url = reverse("appointments:book")
     columns = []
     for day in day_list:
+        day_label = dateformat.format(day, "D j M")
         origin = datetime.combine(day, time(first_hour), tzinfo=tz)
         for index, clinician in enumerate(clinician_list):
             column = Column(day=day, clinician=clinician, first_of_day=index == 0)
@@ -155,7 +182,16 @@ def calendar_page(
             for a in appointments:
                 if a.clinician_id == clinician.pk and a.start.astimezone(tz).date() == day:
                     spot = place(a.start, a.end)
-                    column.appointments.append(PlacedAppointment(spot.top, spot.height, a))
+                    column.appointments.append(
+                        PlacedAppointment(
+                            spot.top,
+                            spot.height,
+                            a,
+                            panel_url=panel_url(a.pk),
+                            move_url=move_url(a.pk),
+                            time_label=dateformat.time_format(in_zone(a.start, tz), "g:i"),
+                        )
+                    )
             for off in leave:
                 if off.clinician_id == clinician.pk:
                     day_end = origin.replace(hour=0) + timedelta(days=1)
@@ -176,7 +212,25 @@ def calendar_page(
             for open_block in free_by_column.get((day, clinician.pk), []):
                 for slot in open_block.starts(length=ROW, step=ROW, not_before=now):
                     spot = place(slot, slot + ROW)
-                    column.free.append(FreeSlot(spot.top, spot.height, slot.astimezone(tz), tz))
+                    local = in_zone(slot, tz)
+                    query = (
+                        f"clinic={clinic.pk}&clinician={clinician.pk}"
+                        f"&start={quote(dateformat.format(local, 'c'), safe='/')}"
+                    )
+                    column.free.append(
+                        FreeSlot(
+                            spot.top,
+                            spot.height,
+                            slot.astimezone(tz),
+                            tz,
+                            book_url=f"{book_url}?{query}",
+                            label=dateformat.time_format(local, "g:i"),
+                            aria_label=(
+                                f"Book {clinician} at {dateformat.time_format(local, 'g:i A')}"
+                                f" {day_label}"
+                            ),
+                        )
+                    )
             columns.append(column)
 
     if days > 1:

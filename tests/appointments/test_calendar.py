@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from appointments.models import Appointment
 from audit.models import AuditEvent
@@ -74,6 +75,47 @@ def test_the_week_view_for_ten_clinicians_costs_a_fixed_number_of_queries(
     # Ten clinicians on the five weekdays they work; the empty weekend is left out.
     assert len(response.context["page"].columns) == 50
     print(f"week view, 10 clinicians, 40 appointments: {len(captured)} queries")
+
+
+def test_a_full_day_of_three_clinicians_costs_fixed_queries_and_bounded_html(
+    desk, practice, django_assert_max_num_queries
+):
+    """The regression guard for the calendar's cost (issue 16): queries and bytes, not time."""
+    clinicians = [practice.clinician]
+    for _ in range(2):
+        clinician = ClinicianFactory(clinics=[practice.clinic])
+        WorkingHoursFactory(clinician=clinician, clinic=practice.clinic, weekday=MONDAY.weekday())
+        clinicians.append(clinician)
+    for clinician in clinicians:  # 09:00-15:00 booked in half hours, 15:00-17:00 free
+        for i in range(12):
+            AppointmentFactory(
+                clinician=clinician,
+                clinic=practice.clinic,
+                appointment_type=practice.consult,
+                start=sydney(MONDAY, 9) + timedelta(minutes=30 * i),
+            )
+    calendar(desk, practice, clinician="all")  # warm session and permission caches
+
+    with django_assert_max_num_queries(12) as captured:
+        response = calendar(desk, practice, clinician="all")
+
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert [len(c.appointments) for c in page.columns] == [12, 12, 12]
+    assert [len(c.free) for c in page.columns] == [8, 8, 8]
+    html = response.content.decode()
+    # Links are built once per page, not reversed per cell: they must still be the routes'.
+    first = page.columns[0].appointments[0].appointment
+    assert f'href="{reverse("appointments:panel", args=[first.pk])}"' in html
+    assert f'data-move="{reverse("appointments:move", args=[first.pk])}"' in html
+    slot = page.columns[0].free[0]
+    assert (
+        f'href="{reverse("appointments:book")}?clinic={practice.clinic.pk}&amp;'
+        f"clinician={page.columns[0].clinician.pk}&amp;start=2027-03-01T15%3A00%3A00%2B11%3A00"
+    ) in html
+    assert f">{slot.label}<" in html and slot.label == "3:00"
+    assert len(response.content) < 60_000
+    print(f"day view, 3 clinicians, 36 appointments: {len(captured)} queries, {len(html)} bytes")
 
 
 def book(client: Client, practice, patient, hour: int, **extra):
