@@ -103,6 +103,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "notes.view_note_body",
         "notes.sign_clinicalnote",
         "documents.delete_document",
+        # Their own Gmail account, to send letters from their own address.
+        "integrations.connect_own_gmail",
     ],
     RECEPTION: [
         *_REFERENCE_DATA,

@@ -213,6 +213,16 @@ class OAuthConnection(models.Model):
     connected_at = models.DateTimeField(auto_now_add=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     refresh_count = models.PositiveIntegerField(default=0)
+    # Gmail: the clinician whose own account this is (only they send from it); empty for
+    # a clinic account that any staff member allowed to email may send from.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Gmail: empty for a clinic account; the staff member whose own account it is.",
+    )
     # Gmail: the clinics whose email goes from this account unless another is chosen.
     default_for = models.ManyToManyField(Clinic, blank=True, related_name="+")
     # Where the last read-back got to (Xero: the If-Modified-Since of the next one).
@@ -220,6 +230,7 @@ class OAuthConnection(models.Model):
 
     class Meta:
         ordering = ["provider", "account_name"]
+        permissions = [("connect_own_gmail", "Can connect and disconnect their own Gmail account")]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "account_id"], name="oauth_one_connection_per_account"

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from integrations.gmail.services import gmail_may_send_from
 from integrations.models import Message, OAuthConnection
 
 
@@ -35,14 +36,36 @@ class SmsSendSerializer(serializers.Serializer[None]):
 
 
 class EmailAccountSerializer(serializers.ModelSerializer[OAuthConnection]):
-    """A connected Gmail account: never its tokens."""
+    """A connected Gmail account: never its tokens. `owner` is the staff member whose own
+    account it is (null: a clinic account); `can_send` whether the caller may send from it."""
 
     email = serializers.CharField(source="account_id", read_only=True)
+    shared = serializers.SerializerMethodField()
+    can_send = serializers.SerializerMethodField()
 
     class Meta:
         model = OAuthConnection
-        fields = ["id", "email", "status", "default_for", "connected_at"]
+        fields = [
+            "id",
+            "email",
+            "status",
+            "owner",
+            "shared",
+            "can_send",
+            "default_for",
+            "connected_at",
+        ]
         read_only_fields = fields
+
+    def get_shared(self, account: OAuthConnection) -> bool:
+        return account.owner_id is None
+
+    def get_can_send(self, account: OAuthConnection) -> bool:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return account.status == OAuthConnection.Status.CONNECTED and gmail_may_send_from(
+            account=account, user=user if getattr(user, "pk", None) else None
+        )
 
 
 class EmailSendSerializer(serializers.Serializer[None]):

@@ -16,7 +16,7 @@ from integrations.api.serializers import (
     MessageSerializer,
     SmsSendSerializer,
 )
-from integrations.gmail.services import email_send
+from integrations.gmail.services import email_send, gmail_may_manage, gmail_usable
 from integrations.models import Message, OAuthConnection
 from integrations.selectors import message_list
 from integrations.services import sms_send
@@ -88,13 +88,11 @@ class PatientSmsViewSet(viewsets.GenericViewSet[Message]):
 class EmailAccountViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[OAuthConnection]
 ):
-    """The clinic's Gmail accounts email can be sent from, with their status."""
+    """The Gmail accounts email can be sent from, with their status and owner: the clinic's
+    (owner null) and, for a clinician, their own; a practice admin sees every one.
+    `can_send` says whether the caller may send from it."""
 
-    queryset = (
-        OAuthConnection.objects.filter(provider=OAuthConnection.Provider.GMAIL)
-        .prefetch_related("default_for")
-        .order_by("account_id")
-    )
+    queryset = OAuthConnection.objects.filter(provider=OAuthConnection.Provider.GMAIL)
     serializer_class = EmailAccountSerializer
     pagination_class = None
     scope_resource = "messages"
@@ -103,6 +101,15 @@ class EmailAccountViewSet(
         "list": ["integrations.add_message"],
         "retrieve": ["integrations.add_message"],
     }
+
+    def get_queryset(self) -> QuerySet[OAuthConnection]:
+        user = request_user(self.request)
+        accounts = (
+            OAuthConnection.objects.filter(provider=OAuthConnection.Provider.GMAIL)
+            if gmail_may_manage(user)
+            else gmail_usable(user=user)
+        )
+        return accounts.prefetch_related("default_for").order_by("owner_id", "account_id")
 
 
 class PatientEmailViewSet(viewsets.GenericViewSet[Message]):
@@ -118,6 +125,7 @@ class PatientEmailViewSet(viewsets.GenericViewSet[Message]):
             202: MessageSerializer,
             400: OpenApiResponse(description="Missing fields, no address, attachments too big"),
             404: OpenApiResponse(description="No such patient"),
+            403: OpenApiResponse(description="The account is another staff member's own"),
             409: OpenApiResponse(description="No email consent, or the account needs reconnecting"),
         },
     )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -31,6 +32,7 @@ from nexus.errors import (
     EmailAccountUnavailable,
     NoEmailAddress,
     NoEmailConsent,
+    PermissionDenied,
     ValidationFailed,
 )
 from patients.models import Patient
@@ -43,23 +45,106 @@ RECIPIENTS = ("patient", "referrer", "coordinator")
 MAX_RECIPIENTS = 10
 
 
-def gmail_accounts() -> "list[OAuthConnection]":
-    return list(
+MANAGE = "integrations.change_oauthconnection"
+CONNECT_OWN = "integrations.connect_own_gmail"
+
+
+# --- who may use which account -----------------------------------------------------------
+#
+# A clinic account (no owner) is connected by a practice admin and any staff member allowed
+# to email sends from it. A clinician's own account (owner set) is connected by that
+# clinician and only they send from it: a letter "from" Dr Lee is written by Dr Lee, and the
+# replies land in an inbox nobody else reads. Practice admins see every account and may
+# disconnect any (someone leaves, a grant is misused) but do not send as a colleague.
+
+
+def gmail_may_manage(user: User) -> bool:
+    """Practice admins: connect clinic accounts, set defaults, see and disconnect any."""
+    return user.has_perm(MANAGE)
+
+
+def gmail_may_connect(user: User) -> bool:
+    return user.has_perm(MANAGE) or user.has_perm(CONNECT_OWN)
+
+
+def gmail_may_send_from(*, account: OAuthConnection, user: User | None) -> bool:
+    return account.owner_id is None or (user is not None and account.owner_id == user.pk)
+
+
+def gmail_usable(*, user: User | None) -> "QuerySet[OAuthConnection]":
+    """The accounts `user` may send from (any status): the clinic's, and their own. With no
+    user (reminders, confirmations) only the clinic's."""
+    mine = Q(owner__isnull=True)
+    if user is not None:
+        mine |= Q(owner=user)
+    return OAuthConnection.objects.filter(mine, provider=GMAIL)
+
+
+def gmail_accounts(*, user: User) -> "list[OAuthConnection]":
+    """The accounts `user` sees: every one for a practice admin; otherwise the clinic's and
+    their own."""
+    accounts = (
         OAuthConnection.objects.filter(provider=GMAIL)
-        .select_related("connected_by")
+        if gmail_may_manage(user)
+        else gmail_usable(user=user)
+    )
+    return list(
+        accounts.select_related("connected_by", "owner")
         .prefetch_related("default_for")
-        .order_by("account_id")
+        .order_by("owner_id", "account_id")
     )
 
 
+def _refuse_connect(tokens: TokenSet, reason: str) -> None:
+    # Google granted access a moment ago: give it back, then say why not.
+    try:
+        client.revoke(tokens.refresh_token or tokens.access_token)
+    except Exception:
+        log.warning("gmail.revoke_failed")
+    raise PermissionDenied(reason)
+
+
 @transaction.atomic
-def gmail_connect(*, tokens: TokenSet, email: str, user: User) -> OAuthConnection:
-    """Connect an account, or connect it again: its waiting messages go out now."""
+def gmail_connect(
+    *, tokens: TokenSet, email: str, user: User, personal: bool = False
+) -> OAuthConnection:
+    """Connect an account, or connect it again: its waiting messages go out now.
+
+    `personal`: the user's own account (one each), else a clinic account. Connecting never
+    moves an account between owners; a disconnected one may be connected afresh by anyone."""
+    owner = user if personal else None
+    if not (gmail_may_connect(user) if personal else gmail_may_manage(user)):
+        raise PermissionDenied("You may not connect this kind of email account.")
+    existing = (
+        OAuthConnection.objects.select_for_update()
+        .filter(provider=GMAIL, account_id=email)
+        .exclude(status=Status.DISCONNECTED)
+        .first()
+    )
+    if existing is not None and existing.owner_id != (owner.pk if owner else None):
+        kind = "a clinic account" if existing.owner_id is None else "another person's own"
+        _refuse_connect(tokens, f"{email} is already connected as {kind}; disconnect it first.")
+    if personal:
+        other = (
+            OAuthConnection.objects.filter(provider=GMAIL, owner=user)
+            .exclude(status=Status.DISCONNECTED)
+            .exclude(account_id=email)
+            .first()
+        )
+        if other is not None:
+            _refuse_connect(
+                tokens,
+                f"You already have {other.account_id} connected; disconnect it before "
+                "connecting another of your own.",
+            )
     connection = oauth_connection_save(
         provider=GMAIL, account_id=email, account_name=email, tokens=tokens, user=user
     )
     connection.status = Status.CONNECTED
-    connection.save(update_fields=["status"])
+    connection.owner = owner
+    connection.save(update_fields=["status", "owner"])
+    if owner is not None:
+        connection.default_for.clear()  # a clinic's default is a clinic account
     held = list(
         Message.objects.filter(
             account=connection, status=Message.Status.QUEUED, next_attempt_at__isnull=True
@@ -70,12 +155,21 @@ def gmail_connect(*, tokens: TokenSet, email: str, user: User) -> OAuthConnectio
             next_attempt_at=timezone.now(), last_error="", updated_at=timezone.now()
         )
         outbox_schedule(message_ids=held)
-    log.info("gmail.connected", connection_id=connection.pk, released=len(held), user_id=user.pk)
+    log.info(
+        "gmail.connected",
+        connection_id=connection.pk,
+        released=len(held),
+        user_id=user.pk,
+        personal=personal,
+    )
     return connection
 
 
 def gmail_disconnect(*, connection: OAuthConnection, user: User) -> OAuthConnection:
-    """Revoke the grant at Google and erase the tokens; the row stays for the record."""
+    """Revoke the grant at Google and erase the tokens; the row stays for the record.
+    A practice admin disconnects any account; anyone else only their own."""
+    if not (gmail_may_manage(user) or (connection.owner_id == user.pk and gmail_may_connect(user))):
+        raise PermissionDenied("Only its owner or a practice admin can disconnect this account.")
     if connection.status != Status.DISCONNECTED and connection.refresh_token:
         try:
             client.revoke(oauth_tokens(connection).refresh_token)
@@ -174,7 +268,10 @@ def email_default_account(*, patient: Patient) -> OAuthConnection | None:
         return None
     return (
         OAuthConnection.objects.filter(
-            provider=GMAIL, status=Status.CONNECTED, default_for=patient.home_clinic_id
+            provider=GMAIL,
+            status=Status.CONNECTED,
+            owner__isnull=True,
+            default_for=patient.home_clinic_id,
         )
         .order_by("pk")
         .first()
@@ -184,6 +281,11 @@ def email_default_account(*, patient: Patient) -> OAuthConnection | None:
 @transaction.atomic
 def gmail_set_defaults(*, connection: OAuthConnection, clinic_ids: Sequence[int]) -> None:
     """This account becomes the default for these clinics (and no other account is)."""
+    if connection.owner_id is not None and clinic_ids:
+        raise ValidationFailed(
+            "A clinician's own account cannot be a clinic's default; choose a clinic account.",
+            field="clinics",
+        )
     clinics = list(Clinic.objects.filter(pk__in=clinic_ids))
     for other in OAuthConnection.objects.filter(provider=GMAIL).exclude(pk=connection.pk):
         other.default_for.remove(*clinics)
@@ -191,16 +293,22 @@ def gmail_set_defaults(*, connection: OAuthConnection, clinic_ids: Sequence[int]
 
 
 def email_sending_account(
-    *, account_id: int | None, patient: Patient | None = None
+    *, account_id: int | None, patient: Patient | None = None, user: User | None = None
 ) -> OAuthConnection | None:
-    """The account an email goes from: the one asked for, else the patient's clinic's
-    default, else the only connected one. None only on a server with no Google client
-    configured (the console backend)."""
-    connected = OAuthConnection.objects.filter(provider=GMAIL)
+    """The account an email from `user` goes from: the one asked for (if they may use it),
+    else the patient's clinic's default, else the only connected one they may use. None
+    only on a server with no Google client configured (the console backend)."""
+    connected = gmail_usable(user=user)
     if account_id is not None:
-        account = connected.filter(pk=account_id).first()
+        account = OAuthConnection.objects.filter(provider=GMAIL, pk=account_id).first()
         if account is None:
             raise ValidationFailed("There is no such email account.", field="account")
+        if not gmail_may_send_from(account=account, user=user):
+            raise PermissionDenied(
+                "That is another staff member's own email account: send from a clinic "
+                "account or your own.",
+                field="account",
+            )
         if account.status != Status.CONNECTED:
             raise EmailAccountUnavailable()
         return account
@@ -243,7 +351,7 @@ def email_send(
     if len(copies) >= MAX_RECIPIENTS:
         raise ValidationFailed(f"At most {MAX_RECIPIENTS - 1} copies.", field="cc")
     documents = _attachments(patient=patient, document_ids=document_ids)
-    account = email_sending_account(account_id=account_id, patient=patient)
+    account = email_sending_account(account_id=account_id, patient=patient, user=created_by)
     message = outbox_enqueue(
         channel=Message.Channel.EMAIL,
         kind=Message.Kind.ADHOC,

@@ -1,5 +1,6 @@
-"""Settings → Email accounts: connect a clinic Gmail account (OAuth 2.0), see each one's
-status, disconnect. For practice admins."""
+"""Settings → Email accounts: connect a Gmail account (OAuth 2.0), see each one's status,
+disconnect. Practice admins connect the clinic's accounts and see every one; a clinician
+connects their own (one) and sees it beside the clinic's."""
 
 from datetime import timedelta
 from typing import cast
@@ -8,12 +9,14 @@ import structlog
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import User
 from audit.services import audit_change, audit_read
 from clinicians.models import Clinic
 from documents.models import Document
@@ -24,7 +27,10 @@ from integrations.gmail.services import (
     gmail_accounts,
     gmail_connect,
     gmail_disconnect,
+    gmail_may_connect,
+    gmail_may_manage,
     gmail_set_defaults,
+    gmail_usable,
 )
 from integrations.models import Message, OAuthConnection
 from integrations.oauth import TokenSet, oauth_state_matches, oauth_state_new
@@ -37,6 +43,7 @@ from patients.selectors import patient_list
 log = structlog.get_logger(__name__)
 
 MANAGE = "integrations.change_oauthconnection"
+Status = OAuthConnection.Status
 _STATE = "gmail_oauth_state"
 
 
@@ -44,25 +51,56 @@ def _redirect_uri(request: StaffRequest) -> str:
     return request.build_absolute_uri(reverse("gmail:callback"))
 
 
+def _may_connect(request: StaffRequest) -> None:
+    if not gmail_may_connect(request.user):
+        raise PermissionDenied
+
+
+def _personal(request: StaffRequest) -> bool:
+    """A practice admin connects clinic accounts; anyone else connects their own."""
+    return not gmail_may_manage(request.user)
+
+
 @require_GET
 @login_required
-@permission_required(MANAGE, raise_exception=True)
 def gmail_settings(request: StaffRequest) -> HttpResponse:
+    _may_connect(request)
+    accounts = gmail_accounts(user=request.user)
     return render(
         request,
         "gmail/settings.html",
         {
-            "accounts": gmail_accounts(),
+            "accounts": accounts,
             "clinics": list(Clinic.objects.filter(is_active=True).order_by("name")),
             "configured": client.configured(),
+            "manage": gmail_may_manage(request.user),
+            "own": next(
+                (
+                    a
+                    for a in accounts
+                    if a.owner_id == request.user.pk and a.status != Status.DISCONNECTED
+                ),
+                None,
+            ),
         },
     )
 
 
 @require_GET
 @login_required
-@permission_required(MANAGE, raise_exception=True)
 def gmail_connect_start(request: StaffRequest) -> HttpResponse:
+    _may_connect(request)
+    if _personal(request):
+        own = (
+            gmail_usable(user=request.user)
+            .filter(owner=request.user, status=Status.CONNECTED)
+            .first()
+        )
+        if own is not None:
+            messages.error(
+                request, f"{own.account_id} is connected already; disconnect it to connect another."
+            )
+            return redirect("gmail:settings")
     if not client.configured():
         messages.error(
             request, "Set GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET to connect Gmail."
@@ -74,8 +112,8 @@ def gmail_connect_start(request: StaffRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-@permission_required(MANAGE, raise_exception=True)
 def gmail_callback(request: StaffRequest) -> HttpResponse:
+    _may_connect(request)
     if not oauth_state_matches(request.session, key=_STATE, given=request.GET.get("state", "")):
         messages.error(request, "That Google sign-in had expired or was not started here.")
         return redirect("gmail:settings")
@@ -92,21 +130,38 @@ def gmail_callback(request: StaffRequest) -> HttpResponse:
         log.exception("gmail.connect_failed")
         messages.error(request, "Google could not be reached or refused the sign-in; try again.")
         return redirect("gmail:settings")
-    connection = gmail_connect(tokens=TokenSet.from_response(token), email=email, user=request.user)
-    audit_change(request=request, record=connection, view="gmail_connect")
+    personal = _personal(request)
+    try:
+        connection = gmail_connect(
+            tokens=TokenSet.from_response(token), email=email, user=request.user, personal=personal
+        )
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect("gmail:settings")
+    audit_change(
+        request=request, record=connection, view="gmail_connect", detail={"personal": personal}
+    )
     messages.success(request, f"Connected {email}: email can now be sent from it.")
     return redirect("gmail:settings")
 
 
 @require_POST
 @login_required
-@permission_required(MANAGE, raise_exception=True)
 def gmail_disconnect_view(request: StaffRequest, account_id: int) -> HttpResponse:
+    _may_connect(request)
     connection = get_object_or_404(
         OAuthConnection, pk=account_id, provider=OAuthConnection.Provider.GMAIL
     )
-    gmail_disconnect(connection=connection, user=request.user)
-    audit_change(request=request, record=connection, view="gmail_disconnect")
+    try:
+        gmail_disconnect(connection=connection, user=request.user)
+    except DomainError as error:
+        return HttpResponse(error.detail, status=error.status_code, content_type="text/plain")
+    audit_change(
+        request=request,
+        record=connection,
+        view="gmail_disconnect",
+        detail={"personal": connection.owner_id is not None},
+    )
     messages.success(request, f"Disconnected {connection.account_id}; Google's grant is revoked.")
     return redirect("gmail:settings")
 
@@ -119,7 +174,11 @@ def gmail_defaults_view(request: StaffRequest, account_id: int) -> HttpResponse:
         OAuthConnection, pk=account_id, provider=OAuthConnection.Provider.GMAIL
     )
     clinic_ids = [int(v) for v in request.POST.getlist("clinics") if v.isdigit()]
-    gmail_set_defaults(connection=connection, clinic_ids=clinic_ids)
+    try:
+        gmail_set_defaults(connection=connection, clinic_ids=clinic_ids)
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect("gmail:settings")
     audit_change(request=request, record=connection, view="gmail_defaults")
     messages.success(request, f"Saved the clinics that send from {connection.account_id}.")
     return redirect("gmail:settings")
@@ -143,12 +202,19 @@ class EmailForm(forms.Form):
     )
 
     def __init__(
-        self, *args: object, patient: Patient, documents: list[Document], **kwargs: object
+        self,
+        *args: object,
+        patient: Patient,
+        documents: list[Document],
+        user: User,
+        **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        accounts = [a for a in gmail_accounts() if a.status == OAuthConnection.Status.CONNECTED]
+        # Only the accounts this user may send from: the clinic's and their own.
+        accounts = gmail_usable(user=user).filter(status=Status.CONNECTED)
         cast(forms.ChoiceField, self.fields["account"]).choices = [
-            (a.pk, a.account_id) for a in accounts
+            (a.pk, a.account_id if a.owner_id is None else f"{a.account_id} (your own)")
+            for a in accounts.order_by("owner_id", "account_id")
         ]
         to = [("patient", f"The patient ({patient.email or 'no address'})")]
         if patient.referrer is not None:
@@ -163,11 +229,12 @@ class EmailForm(forms.Form):
         ]
 
 
-def _new_form(patient: Patient, documents: list[Document]) -> EmailForm:
+def _new_form(patient: Patient, documents: list[Document], user: User) -> EmailForm:
     default = email_default_account(patient=patient)
     return EmailForm(
         patient=patient,
         documents=documents,
+        user=user,
         initial={"account": default.pk} if default is not None else None,
     )
 
@@ -200,7 +267,7 @@ def _email_panel(
         "gmail/_patient_email.html",
         {
             "patient": patient,
-            "form": form or _new_form(patient, documents),
+            "form": form or _new_form(patient, documents, request.user),
             "history": history,
             "configured": client.configured(),
             "pending": pending,
@@ -222,7 +289,7 @@ def patient_email(request: StaffRequest, patient_id: int) -> HttpResponse:
     if not request.user.has_perm("integrations.add_message"):
         return HttpResponse(status=403)
     documents = list(Document.objects.filter(patient=patient, deleted_at__isnull=True))
-    form = EmailForm(request.POST, patient=patient, documents=documents)
+    form = EmailForm(request.POST, patient=patient, documents=documents, user=request.user)
     if form.is_valid():
         data = form.cleaned_data
         to = data["address"] if data["to"] == "other" else data["to"]

@@ -42,19 +42,31 @@ def committed(django_capture_on_commit_callbacks) -> Callable[[], AbstractContex
 
 
 @pytest.fixture
-def connect(admin_browser, fake_gmail, committed) -> Callable[[str], OAuthConnection]:
-    """A practice admin connects an address: Nexus's redirect, Allow at Google, callback."""
+def sign_in_at_google(fake_gmail, committed) -> Callable[[Client, str], Any]:
+    """Someone signed in to Nexus starts the connect flow, signs in at Google as `address`
+    and Allows: the callback's response (Nexus's redirect back to Settings)."""
 
-    def connect_address(address: str) -> OAuthConnection:
+    def flow(browser: Client, address: str) -> Any:
         fake_gmail.next_email = address
-        start = admin_browser.get("/gmail/connect/")
+        start = browser.get("/gmail/connect/")
         assert start.status_code == 302
         answer = urllib3.PoolManager().request("GET", start["Location"], redirect=False)
         assert answer.status == 302
         callback = urlparse(answer.headers["Location"])
         with committed():
-            done = admin_browser.get(f"{callback.path}?{callback.query}")
+            done = browser.get(f"{callback.path}?{callback.query}")
         assert done.status_code == 302
+        return done
+
+    return flow
+
+
+@pytest.fixture
+def connect(admin_browser, sign_in_at_google) -> Callable[[str], OAuthConnection]:
+    """A practice admin connects an address: Nexus's redirect, Allow at Google, callback."""
+
+    def connect_address(address: str) -> OAuthConnection:
+        sign_in_at_google(admin_browser, address)
         return OAuthConnection.objects.get(provider="gmail", account_id=address)
 
     return connect_address

@@ -111,10 +111,11 @@ def test_disconnect_revokes_the_grant_and_keeps_the_row(
     assert oauth_tokens(account).refresh_token == ""
 
 
-def test_clinicians_cannot_connect_accounts(client, fake_gmail):
-    client.force_login(UserFactory(role="clinician"))
+def test_reception_cannot_connect_accounts(client, fake_gmail):
+    client.force_login(UserFactory(role="reception"))
 
     assert client.get("/gmail/connect/").status_code == 403
+    assert client.get("/gmail/").status_code == 403
 
 
 # --- sending -------------------------------------------------------------------------
