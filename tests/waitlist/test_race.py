@@ -42,7 +42,7 @@ def test_three_yes_replies_at_once_book_the_time_once_and_tell_two_it_was_taken(
         assert len(offers) == PATIENTS
         barrier = threading.Barrier(PATIENTS)
 
-        def say_yes(offer: WaitlistOffer) -> int:
+        def say_yes(offer: WaitlistOffer, barrier: threading.Barrier = barrier) -> int:
             try:
                 barrier.wait()
                 response = Client().get(
