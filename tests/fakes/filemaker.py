@@ -23,10 +23,12 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.fakes._server import FakeServer
 
 DATABASE = "Clinic"
 USERNAME = "importer"
@@ -451,7 +453,7 @@ def _fm_ts(text: str) -> dt.datetime | None:
     return None
 
 
-class FakeFileMaker:
+class FakeFileMaker(FakeServer):
     def __init__(self, practice: Practice, *, odata_page: int = ODATA_PAGE) -> None:
         self.practice = practice
         self.odata_page = odata_page
@@ -465,27 +467,17 @@ class FakeFileMaker:
         self.found_bonus: dict[str, int] = {}
         self._dir = tempfile.TemporaryDirectory()
         self.ca_file, key = _certificate(Path(self._dir.name))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca_file, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._tls.load_cert_chain(self.ca_file, key)
 
     @classmethod
     def start(cls, practice: Practice | None = None, **kwargs: Any) -> "FakeFileMaker":
         fake = cls(practice or generate_practice(), **kwargs)
-        fake.thread.start()
-        return fake
+        return fake.serve(_handler(fake), tls=fake._tls)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         self._dir.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
         return {

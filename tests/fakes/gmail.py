@@ -17,11 +17,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import jwt
+
+from tests.fakes._server import FakeServer
 
 CLIENT_ID = "nexus-gmail-test.apps.googleusercontent.com"
 CLIENT_SECRET = "gmail-test-secret"
@@ -48,8 +50,7 @@ class Sent:
 
 
 @dataclass
-class FakeGmail:
-    server: ThreadingHTTPServer
+class FakeGmail(FakeServer):
     next_email: str = "reception@clinic.example"
     codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (email, redirect)
     grants: dict[str, Grant] = field(default_factory=dict)  # refresh token -> grant
@@ -59,11 +60,6 @@ class FakeGmail:
     refresh_delay: float = 0.0
     revoked: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -97,16 +93,7 @@ class FakeGmail:
 
     @classmethod
     def start(cls) -> "FakeGmail":
-        fake: FakeGmail
-        handler = type("Handler", (_Handler,), {"fake": property(lambda self: fake)})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        fake = cls(server=server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return fake
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return cls().serve(_Handler)
 
     # --- endpoints ---------------------------------------------------------------------
 

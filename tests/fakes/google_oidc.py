@@ -14,15 +14,16 @@ import hashlib
 import json
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import jwt
 import pytest
+
+from tests.fakes._server import FakeServer
 
 CLIENT_ID = "nexus-test.apps.googleusercontent.com"
 CLIENT_SECRET = "test-client-secret"
@@ -36,8 +37,7 @@ class _Grant:
 
 
 @dataclass
-class FakeGoogle:
-    server: ThreadingHTTPServer
+class FakeGoogle(FakeServer):
     # The claims the next person to "sign in at Google" will carry; tests set these.
     next_claims: dict[str, Any] = field(default_factory=dict)
     grants: dict[str, _Grant] = field(default_factory=dict)
@@ -45,8 +45,7 @@ class FakeGoogle:
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
 
     def provider_settings(self) -> dict[str, str]:
         return {
@@ -81,12 +80,7 @@ class FakeGoogle:
 
     @classmethod
     def start(cls) -> "FakeGoogle":
-        fake: FakeGoogle
-        handler = type("Handler", (_Handler,), {"fake": property(lambda self: fake)})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        fake = cls(server=server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return fake
+        return cls().serve(_Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):

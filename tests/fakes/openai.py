@@ -17,16 +17,17 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes._server import FakeServer
 
 API_KEY = "sk-test-nexus-fake"
 MODEL_SNAPSHOT = "gpt-4o-mini-2024-07-18"
 
 
 @dataclass
-class FakeOpenAI:
-    server: ThreadingHTTPServer
+class FakeOpenAI(FakeServer):
     script: list[str] = field(default_factory=list)
     answer: dict[str, Any] | None = None
     retry_after_ms: int = 20
@@ -38,23 +39,15 @@ class FakeOpenAI:
 
     @classmethod
     def start(cls) -> "FakeOpenAI":
-        handler = type("Handler", (_Handler,), {})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        fake = cls(server=server)
-        handler.fake = fake  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return fake
+        return cls().serve(_Handler)
 
     def stop(self) -> None:
-        self._release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._release.set()  # Any request held by "timeout" returns first.
+        super().stop()
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self.url}/v1"
 
     def reset(self) -> None:
         with self._lock:

@@ -15,9 +15,11 @@ import threading
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from tests.fakes._server import FakeServer
 
 USERNAME = "nexus-api-key"
 PASSWORD = "nexus-api-secret"
@@ -25,8 +27,7 @@ _MOBILE = re.compile(r"^(?:614\d{8}|04\d{8}|4\d{8})$")
 
 
 @dataclass
-class FakeSmsBroadcast:
-    server: ThreadingHTTPServer
+class FakeSmsBroadcast(FakeServer):
     # What the fake does with the next sends: "ok", "error" (ERROR: line), "5xx", "timeout".
     mode: str = "ok"
     # Numbers (61… form) the network rejects with BAD although well-formed.
@@ -41,23 +42,15 @@ class FakeSmsBroadcast:
 
     @classmethod
     def start(cls) -> "FakeSmsBroadcast":
-        handler = type("Handler", (_Handler,), {})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        fake = cls(server=server)
-        handler.fake = fake  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return fake
+        return cls().serve(_Handler)
 
     def stop(self) -> None:
-        self._release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._release.set()  # Any request held by "timeout" returns first.
+        super().stop()
 
     @property
     def api_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/api-adv.php"
+        return f"{self.url}/api-adv.php"
 
     def reset(self) -> None:
         with self._lock:

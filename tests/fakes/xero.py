@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from tests.fakes._server import FakeServer
 
 CLIENT_ID = "nexus-xero-client"
 CLIENT_SECRET = "nexus-xero-secret"
@@ -69,8 +71,7 @@ class Tenant:
 
 
 @dataclass
-class FakeXero:
-    server: ThreadingHTTPServer
+class FakeXero(FakeServer):
     clock: Callable[[], float] = time.monotonic
     tenants: list[Tenant] = field(default_factory=list)
     item_codes: set[str] = field(default_factory=lambda: {"CONSULT", "INITIAL", "ORTHO"})
@@ -100,23 +101,9 @@ class FakeXero:
 
     @classmethod
     def start(cls) -> "FakeXero":
-        handler = type("Handler", (_Handler,), {})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        fake = cls(server=server)
+        fake = cls()
         fake.reset()
-        handler.fake = fake  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return fake
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return fake.serve(_Handler)
 
     def reset(self) -> None:
         with self._lock:
