@@ -1,34 +1,23 @@
 """Billing in a real browser: reception completes an appointment, raises and approves its
 invoice, sees it arrive in (the fake) Xero, and a payment read back marks it paid."""
 
-from decimal import Decimal
-
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from appointments.models import Appointment
 from billing.models import Invoice
+from tests.billing.conftest import consult_visit
 from tests.browser.conftest import sign_in, wait_for_htmx
-from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, AppointmentTypeFactory, UserFactory
+from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
 def arrived(practice, patient) -> Appointment:
-    kind = AppointmentTypeFactory(
-        name="Podiatry consult", price=Decimal("95.50"), xero_item_code="CONSULT"
-    )
-    return AppointmentFactory(
-        patient=patient,
-        clinician=practice.clinician,
-        clinic=practice.clinic,
-        appointment_type=kind,
-        start=sydney(MONDAY, 9),
-        status=Appointment.Status.ARRIVED,
-    )
+    """The billing tests' consultation, before reception marks it completed."""
+    return consult_visit(practice, patient, status=Appointment.Status.ARRIVED)
 
 
 def test_reception_invoices_a_visit_sees_it_in_xero_and_then_paid(

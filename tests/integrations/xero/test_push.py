@@ -16,6 +16,7 @@ from billing.services import LineInput, invoice_approve, invoice_create, invoice
 from integrations.models import ExternalContact, Message
 from integrations.outbox import message_retry, outbox_relay
 from integrations.xero.services import idempotency_key
+from tests.billing.conftest import podiatry_consult
 from tests.conftest import MONDAY, requires_postgres, sydney
 from tests.factories import AppointmentFactory, AppointmentTypeFactory, PatientFactory
 
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def consult(db):
-    return AppointmentTypeFactory(
-        name="Podiatry consult", price=Decimal("95.50"), xero_item_code="CONSULT"
-    )
+    return podiatry_consult()
 
 
 def _completed(practice, consult, patient=None, day=0, hour=9):
