@@ -6,6 +6,8 @@ from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from clinicians.services import clinic_logo_check
+from documents.validation import UploadRejected
 
 _TIME = forms.TimeInput(format="%H:%M", attrs={"type": "time", "step": 300})
 _DATETIME = forms.DateTimeInput(format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"})
@@ -121,3 +123,48 @@ class TimeOffForm(forms.ModelForm):
             if data["end"] <= data["start"]:
                 self.add_error("end", "Time off must end after it starts.")
         return data
+
+
+_ABN_WEIGHTS = (10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19)
+
+
+def abn_valid(abn: str) -> bool:
+    """The ATO's check: 11 digits, subtract 1 from the first, weighted sum divisible by 89."""
+    digits = [int(c) for c in abn if c.isdigit()]
+    if len(digits) != 11 or len(abn.replace(" ", "")) != 11:
+        return False
+    digits[0] -= 1
+    return sum(d * w for d, w in zip(digits, _ABN_WEIGHTS, strict=True)) % 89 == 0
+
+
+class ClinicForm(forms.ModelForm):
+    """A clinic's details as its letters print them; the logo is checked by its bytes."""
+
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        help_text="PNG or JPEG, at most 512 KB. Printed at the top right of letters.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+
+    class Meta:
+        model = Clinic
+        fields = ["name", "address", "phone", "email", "abn", "timezone", "is_active"]
+        labels = {"is_active": "Active"}
+        help_texts = {"address": "One line, as the letterhead prints it."}
+
+    def clean_abn(self) -> str:
+        abn = " ".join(self.cleaned_data["abn"].split())
+        if abn and not abn_valid(abn):
+            raise forms.ValidationError("That is not a valid ABN (11 digits, e.g. 51 824 753 556).")
+        return abn
+
+    def clean_logo(self) -> Any:
+        logo = self.cleaned_data.get("logo")
+        if logo:
+            try:
+                clinic_logo_check(logo)
+            except UploadRejected as error:
+                raise forms.ValidationError(error.detail) from None
+        return logo

@@ -1,3 +1,4 @@
+import uuid
 import zoneinfo
 from functools import cached_property
 
@@ -13,6 +14,11 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone such as Australia/Sydney.")
 
 
+def clinic_logo_key(instance: "Clinic", filename: str) -> str:
+    """A server-made key in the default storage (S3 in production), never the upload's name."""
+    return f"clinics/{instance.pk or 'new'}/logo-{uuid.uuid4().hex}"
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=120, unique=True)
     address = models.CharField(max_length=250, blank=True)
@@ -20,6 +26,8 @@ class Clinic(models.Model):
     email = models.EmailField(blank=True)
     # Printed on letters' letterhead.
     abn = models.CharField("ABN", max_length=14, blank=True, help_text="e.g. 51 824 753 556")
+    # Printed at the top right of letters; a PNG or JPEG checked by clinicians.services.
+    logo = models.FileField(upload_to=clinic_logo_key, max_length=200, blank=True)
     timezone = models.CharField(
         max_length=64,
         default=settings.NEXUS_DEFAULT_CLINIC_TIMEZONE,

@@ -4,6 +4,7 @@ The same rows are editable in the Django admin; these pages are the ones a pract
 uses day to day, with the week's hours on one form and leave entered in clinic-local time.
 """
 
+import filetype
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import transaction
@@ -14,9 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from appointments.selectors import appointments_during_time_off
-from audit.services import audit_read
-from clinicians.forms import ClinicianForm, TimeOffForm, WorkingHoursFormSet
+from audit.services import audit_change, audit_read
+from clinicians.forms import ClinicForm, ClinicianForm, TimeOffForm, WorkingHoursFormSet
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from clinicians.services import clinic_logo_bytes, clinic_save
+from nexus.errors import DomainError
+from nexus.http import StaffRequest
 
 CLASHES_NAMED = 10  # the time-off warning names this many appointments, then "and more"
 
@@ -123,3 +127,71 @@ def time_off_delete(request: HttpRequest, pk: int) -> HttpResponse:
     leave.delete()
     messages.success(request, "Time off removed.")
     return redirect("clinicians:edit", leave.clinician_id)
+
+
+# --- clinics: the details letters print on their letterhead ------------------------------
+
+
+@require_GET
+@login_required
+@permission_required("clinicians.change_clinic", raise_exception=True)
+def clinic_index(request: StaffRequest) -> HttpResponse:
+    clinics = Clinic.objects.order_by("-is_active", "name")
+    return render(request, "clinicians/clinics.html", {"clinics": clinics})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("clinicians.change_clinic", raise_exception=True)
+def clinic_edit(request: StaffRequest, pk: int | None = None) -> HttpResponse:
+    if pk is None and not request.user.has_perm("clinicians.add_clinic"):
+        return HttpResponse(status=403)
+    clinic = get_object_or_404(Clinic, pk=pk) if pk else Clinic()
+    form = ClinicForm(request.POST or None, request.FILES or None, instance=clinic)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        created = clinic.pk is None
+        # The form has written its values onto `clinic`: the service compares a fresh copy.
+        saved = Clinic.objects.get(pk=clinic.pk) if clinic.pk else Clinic()
+        try:
+            changed = clinic_save(
+                clinic=saved,
+                changes={name: data[name] for name in ClinicForm.Meta.fields},
+                logo=data["logo"] or None,
+                remove_logo=data["remove_logo"],
+                by=request.user,
+            )
+        except DomainError as error:
+            form.add_error("logo" if error.field == "file" else None, error.detail)
+        else:
+            audit_change(
+                request=request,
+                record=saved,
+                view="clinic_edit",
+                created=created,
+                detail={"fields": sorted(changed)},
+            )
+            messages.success(request, f"Saved {saved.name}.")
+            return redirect("clinics:edit", saved.pk)
+    status = 400 if form.is_bound else 200
+    return render(
+        request,
+        "clinicians/clinic_form.html",
+        {"form": form, "clinic": clinic if clinic.pk else None},
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+@permission_required("clinicians.change_clinic", raise_exception=True)
+def clinic_logo(request: StaffRequest, pk: int) -> HttpResponse:
+    """The logo, for the setup page's preview."""
+    clinic = get_object_or_404(Clinic, pk=pk)
+    data = clinic_logo_bytes(clinic)
+    if data is None:
+        return HttpResponse(status=404)
+    kind = filetype.guess(data)
+    response = HttpResponse(data, content_type=kind.mime if kind else "application/octet-stream")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -69,6 +69,7 @@ urlpatterns = [
     path("calendar/", include("appointments.urls")),
     path("notes/", include("notes.urls")),
     path("setup/clinicians/", include("clinicians.urls")),
+    path("setup/clinics/", include("clinicians.clinic_urls")),
     path("setup/appointment-types/", include("appointments.type_urls")),
     path("setup/users/", include("accounts.user_urls")),
     path("setup/tokens/", include("accounts.token_urls")),

@@ -3,9 +3,11 @@ clinic's letterhead, rendered to PDF (fpdf2: pure Python wheels, no system packa
 kept as a patient document (category "letter") so the chart holds what was sent."""
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import date
 
+import structlog
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,6 +15,7 @@ from fpdf import FPDF
 
 from accounts.models import User
 from clinicians.models import Clinic, Clinician
+from clinicians.services import clinic_logo_bytes
 from documents.models import Document
 from nexus.errors import Conflict, ValidationFailed
 from notes.models import ClinicalNote
@@ -20,6 +23,9 @@ from patients.models import Patient
 
 RECIPIENTS = ("patient", "referrer", "coordinator")
 _MARGIN = 20
+_LOGO_W, _LOGO_H = 45, 18  # the box (mm) a logo is fitted into, keeping its shape
+
+log = structlog.get_logger(__name__)
 
 
 class NoteNotSigned(Conflict):
@@ -96,10 +102,25 @@ def letter_pdf(
     pdf.set_auto_page_break(auto=True, margin=_MARGIN)
     pdf.add_page()
 
-    # Letterhead: the clinic's name, address, contact and ABN.
+    # Letterhead: the clinic's name, address, contact and ABN; its logo at the top right.
     if clinic is not None:
+        logo = clinic_logo_bytes(clinic)
+        width = 0.0
+        if logo is not None:
+            try:
+                pdf.image(
+                    io.BytesIO(logo),
+                    x=pdf.w - _MARGIN - _LOGO_W,
+                    y=_MARGIN,
+                    w=_LOGO_W,
+                    h=_LOGO_H,
+                    keep_aspect_ratio=True,
+                )
+                width = pdf.w - 2 * _MARGIN - _LOGO_W - 5
+            except Exception:
+                log.warning("letter.logo_unusable", clinic_id=clinic.pk)
         pdf.set_font("Helvetica", "B", 16)
-        pdf.cell(0, 8, _text(clinic.name), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(width, 8, _text(clinic.name), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", "", 9)
         contact = [clinic.address]
         if clinic.phone:
@@ -108,8 +129,10 @@ def letter_pdf(
             contact.append(clinic.email)
         if clinic.abn:
             contact.append(f"ABN {clinic.abn}")
-        pdf.multi_cell(0, 4.5, _text("  |  ".join(c for c in contact if c)))
+        pdf.multi_cell(width, 4.5, _text("  |  ".join(c for c in contact if c)))
         pdf.ln(2)
+        if width:
+            pdf.set_y(max(pdf.get_y(), _MARGIN + _LOGO_H + 2))
         pdf.line(_MARGIN, pdf.get_y(), pdf.w - _MARGIN, pdf.get_y())
     pdf.ln(8)
 
