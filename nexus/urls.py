@@ -20,6 +20,7 @@ from nexus import health, metrics, views
 from nexus.api.schema import SchemaView
 from notes.api.views import AiJobViewSet, ClinicalNoteViewSet
 from patients.api.views import CoordinatorViewSet, PatientViewSet, ReferrerViewSet
+from waitlist.api.views import WaitlistViewSet
 
 # Errors raised before a view runs: JSON under /api/, the styled pages elsewhere.
 handler400 = "nexus.api.exceptions.bad_request"
@@ -42,6 +43,7 @@ router.register("coordinators", CoordinatorViewSet)
 router.register("appointment-types", AppointmentTypeViewSet)
 router.register("appointments", AppointmentViewSet)
 router.register("appointment-series", AppointmentSeriesViewSet)
+router.register("waitlist", WaitlistViewSet)
 router.register("notes", ClinicalNoteViewSet)
 router.register("ai-jobs", AiJobViewSet)
 router.register("audit-events", AuditEventViewSet)
