@@ -1,5 +1,5 @@
 """The one availability engine: free time is working hours minus time off minus active
-appointments, per clinician, per clinic, per clinic-local day.
+appointments and live online holds, per clinician, per clinic, per clinic-local day.
 
 Every caller that asks "when is this clinician free?" comes here: the API and public
 availability (`selectors.clinician_availability`), the calendar's free rows, the staff
@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Q
 
+from appointments.holds import live_holds
 from appointments.models import Appointment
 from clinicians.models import Clinic, TimeOff, WorkingHours
 
@@ -114,11 +115,20 @@ def open_blocks(
     window_start = datetime.combine(start_date, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
     window_end = datetime.combine(end_date, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
     booked: dict[int, list[Interval]] = {pk: [] for pk in clinician_ids}
-    for clinician_id, start, end in (
+    appointments = (
         Appointment.objects.overlapping(window_start, window_end)
         .filter(clinician_id__in=clinician_ids, status__in=Appointment.ACTIVE_STATUSES)
         .values_list("clinician_id", "start", "end")
-    ):
+        .order_by()
+    )
+    # A time someone is holding online is not free either (holds.py); one query for both.
+    held = (
+        live_holds()
+        .filter(clinician_id__in=clinician_ids, start__lt=window_end, end__gt=window_start)
+        .values_list("clinician_id", "start", "end")
+        .order_by()
+    )
+    for clinician_id, start, end in appointments.union(held, all=True):
         booked[clinician_id].append((start, end))
     if time_off is None:
         time_off = TimeOff.objects.filter(

@@ -299,3 +299,49 @@ class OnlineBooking(models.Model):
 
     def __str__(self) -> str:
         return f"Online booking {self.pk} ({self.status})"
+
+
+class SlotHold(models.Model):
+    """A time a visitor to /book/ has chosen and is holding while they type their details.
+
+    Nobody else can book over a live hold (the booking services check for one under the
+    clinician's schedule lock, see appointments/holds.py), and two holds never overlap (the
+    exclusion constraint on PostgreSQL, the serialised writers on SQLite). A hold ends when
+    it becomes the booking, when the visitor lets it go, or at `expires_at`; an expired hold
+    blocks nobody, and is deleted by whoever next books that clinician, or by the sweep. The
+    visitor proves it is theirs with `key`, kept in their session only: never in a URL."""
+
+    key = models.CharField(max_length=64, unique=True)
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="+")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.CASCADE, related_name="+"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [
+            models.Index(fields=["clinician", "start"]),
+            models.Index(fields=["expires_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="slot_hold_end_after_start"
+            ),
+            PostgresExclusionConstraint(
+                name="slot_hold_no_overlap",
+                expressions=[
+                    ("clinician", RangeOperators.EQUAL),
+                    (TsTzRange("start", "end", RangeBoundary()), RangeOperators.OVERLAPS),
+                ],
+                violation_error_code="slot_held",
+                violation_error_message="Someone is already holding that time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold on clinician {self.clinician_id} at {self.start:%Y-%m-%d %H:%M} UTC"

@@ -6,19 +6,31 @@ answer, by the same path, whether or not the person is already a patient (issue 
 Reception then accepts the new record or merges the booking into the patient it matches.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from appointments.models import Appointment, AppointmentType, OnlineBooking
-from appointments.services import appointment_book, appointment_cancel
+from appointments import holds
+from appointments.holds import SlotHeld, clinician_schedule_lock
+from appointments.links import appointment_link_token
+from appointments.models import Appointment, AppointmentType, OnlineBooking, SlotHold
+from appointments.services import (
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    check_slot,
+)
 from clinicians.models import Clinic, Clinician
+from integrations.models import Message
+from integrations.services import appointment_notify
 from nexus.errors import Conflict, InvalidTransition, ValidationFailed
 from patients.models import Patient
 from patients.services import patient_register
@@ -78,13 +90,21 @@ def appointment_book_online(
     start: datetime,
     details: OnlineDetails,
     mobile_verified: bool = False,
+    hold_key: str = "",
+    site_root: str = "",
 ) -> Appointment:
     """Book a time for someone who found the clinic online, under a new patient record
     made from their details, waiting for reception's review. Working hours and overlaps
     are checked as for staff bookings, under the same database constraint, so two people
-    racing for one time cannot both have it."""
+    racing for one time cannot both have it. The visitor's own hold (`hold_key`) gives
+    way to the booking; anyone else's live hold refuses it. The confirmation carries the
+    signed link to change or cancel it, on the site at `site_root` (the caller knows the
+    address the visitor used)."""
     if not appointment_type.bookable_online or not clinician.listed_publicly:
         raise ValidationFailed("This time cannot be booked online.")
+    clinician_schedule_lock(clinician_id=clinician.pk)
+    if hold_key:
+        SlotHold.objects.filter(key=hold_key).delete()
     if not mobile_verified:
         _check_unverified_caps(clinician=clinician, clinic=clinic, start=start)
     try:
@@ -108,14 +128,135 @@ def appointment_book_online(
         appointment_type=appointment_type,
         start=start,
         source=Appointment.Source.ONLINE,
+        notify=False,
     )
     OnlineBooking.objects.create(
         appointment=appointment,
         message=details.message.strip(),
         mobile_verified=mobile_verified,
     )
+    # In this transaction, as appointment_book would, but with the link to manage it.
+    manage_url = ""
+    if site_root:
+        token = appointment_link_token(appointment=appointment)
+        manage_url = site_root.rstrip("/") + reverse("booking:manage", args=[token])
+    appointment_notify(
+        appointment=appointment, kind=Message.Kind.CONFIRMATION, manage_url=manage_url
+    )
     log.info("appointment.booked_online", appointment_id=appointment.pk, verified=mobile_verified)
     return appointment
+
+
+# --- Holding a time while the visitor types ------------------------------------------------
+
+
+@transaction.atomic
+def slot_hold(
+    *,
+    clinician: Clinician,
+    clinic: Clinic,
+    appointment_type: AppointmentType,
+    start: datetime,
+    replacing: str = "",
+) -> SlotHold:
+    """Hold this time for NEXUS_BOOKING_HOLD_MINUTES for one visitor, or refuse: taken
+    (SlotUnavailable), held by someone else (SlotHeld, saying for how long), or not
+    bookable. `replacing` is the key of the visitor's current hold: a visitor holds one
+    time at most, and choosing the same time again keeps the hold without extending it."""
+    if not appointment_type.bookable_online or not clinician.listed_publicly:
+        raise ValidationFailed("This time cannot be booked online.")
+    now = holds._now()
+    end = start + appointment_type.duration
+    clinician_schedule_lock(clinician_id=clinician.pk)
+    if replacing:
+        mine = SlotHold.objects.filter(key=replacing, expires_at__gt=now).first()
+        same = (clinician.pk, clinic.pk, appointment_type.pk, start)
+        if (
+            mine
+            and (mine.clinician_id, mine.clinic_id, mine.appointment_type_id, mine.start) == same
+        ):
+            return mine
+        SlotHold.objects.filter(key=replacing).delete()
+    check_slot(
+        clinician=clinician, clinic=clinic, start=start, end=end, override_working_hours=False
+    )
+    hold = SlotHold(
+        key=secrets.token_urlsafe(32),
+        clinician=clinician,
+        clinic=clinic,
+        appointment_type=appointment_type,
+        start=start,
+        end=end,
+        expires_at=now + timedelta(minutes=settings.NEXUS_BOOKING_HOLD_MINUTES),
+    )
+    try:
+        with transaction.atomic():
+            hold.save()
+    except IntegrityError as exc:
+        # The lock makes this unreachable from Nexus's own code; the constraint still holds.
+        diag = getattr(exc.__cause__, "diag", None)
+        if getattr(diag, "constraint_name", None) == "slot_hold_no_overlap":
+            raise SlotHeld() from exc
+        raise
+    log.info("slot_hold.created", hold_id=hold.pk, clinician_id=clinician.pk)
+    return hold
+
+
+def slot_hold_release(*, key: str) -> None:
+    """The visitor chose another time or gave up: free theirs at once."""
+    if key:
+        SlotHold.objects.filter(key=key).delete()
+
+
+def slot_hold_mine(*, key: str) -> SlotHold | None:
+    """The visitor's live hold, if they still have one."""
+    if not key:
+        return None
+    return holds.live_holds().filter(key=key).first()
+
+
+# --- Changing a booking by its link ---------------------------------------------------------
+
+
+def online_change_refusal(*, appointment: Appointment, now: datetime | None = None) -> str | None:
+    """Why the patient may not cancel or move this appointment by the link (too close to
+    the time: the practice's notice rule, NEXUS_BOOKING_CHANGE_NOTICE_HOURS), or None."""
+    if appointment.status not in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
+        return "This appointment can no longer be changed online."
+    hours = settings.NEXUS_BOOKING_CHANGE_NOTICE_HOURS
+    if appointment.start - (now or timezone.now()) < timedelta(hours=hours):
+        phone = appointment.clinic.phone
+        call = f"call {phone.as_national}" if phone else "call the clinic"
+        return (
+            f"Changes online need at least {hours} hours' notice; please {call} to change "
+            "or cancel this appointment."
+        )
+    return None
+
+
+@transaction.atomic
+def appointment_cancel_online(
+    *, appointment: Appointment, now: datetime | None = None
+) -> Appointment:
+    if refusal := online_change_refusal(appointment=appointment, now=now):
+        raise InvalidTransition(refusal)
+    return appointment_cancel(appointment=appointment, reason="Cancelled online by the patient")
+
+
+@transaction.atomic
+def appointment_reschedule_online(
+    *, appointment: Appointment, start: datetime, now: datetime | None = None
+) -> Appointment:
+    """Move the appointment to another free time of the same clinician, clinic and type,
+    within the notice rule; the booking rules (hours, overlaps, holds) decide the rest."""
+    now = now or timezone.now()
+    if refusal := online_change_refusal(appointment=appointment, now=now):
+        raise InvalidTransition(refusal)
+    if start <= now:
+        raise ValidationFailed("Choose a time in the future.", field="start")
+    moved = appointment_reschedule(appointment=appointment, start=start)
+    log.info("appointment.rescheduled_online", appointment_id=moved.pk)
+    return moved
 
 
 def online_bookings_pending() -> QuerySet[OnlineBooking]:

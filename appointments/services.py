@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from appointments.holds import check_not_held, clinician_schedule_lock
 from appointments.models import (
     MAX_APPOINTMENT_LENGTH,
     Appointment,
@@ -97,7 +98,7 @@ def check_bookable(*, patient: Patient, appointment_type: AppointmentType) -> No
         )
 
 
-def _check_slot(
+def check_slot(
     *,
     clinician: Clinician,
     clinic: Clinic,
@@ -111,8 +112,11 @@ def _check_slot(
     if end - start > MAX_APPOINTMENT_LENGTH:
         raise ValidationFailed("An appointment cannot last more than 24 hours.", field="end")
     check_clinician_at(clinician=clinician, clinic=clinic)
+    # Under the clinician's lock, so a hold or booking made meanwhile is seen (holds.py).
+    clinician_schedule_lock(clinician_id=clinician.pk)
     if _clashes(clinician=clinician, start=start, end=end, exclude_pk=exclude_pk):
         raise SlotUnavailable()
+    check_not_held(clinician_id=clinician.pk, start=start, end=end)
     if not override_working_hours and not within_working_hours(
         clinician=clinician, clinic=clinic, start=start, end=end
     ):
@@ -163,7 +167,7 @@ def appointment_book(
     check_override(by=created_by, override_working_hours=override_working_hours)
     check_bookable(patient=patient, appointment_type=appointment_type)
     end = end or start + appointment_type.duration
-    _check_slot(
+    check_slot(
         clinician=clinician,
         clinic=clinic,
         start=start,
@@ -225,7 +229,7 @@ def appointment_reschedule(
     clinician = clinician or current.clinician
     clinic = clinic or current.clinic
     end = end or start + (current.end - current.start)
-    _check_slot(
+    check_slot(
         clinician=clinician,
         clinic=clinic,
         start=start,

@@ -7,6 +7,8 @@ record: it waits for reception's review (appointments.online).
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -14,14 +16,25 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from appointments.holds import SlotHeld
+from appointments.ics import appointment_ics
 from appointments.links import appointment_from_link_token, appointment_link_token
-from appointments.models import Appointment, AppointmentType
-from appointments.online import OnlineBookingFull, appointment_book_online
+from appointments.models import Appointment, AppointmentType, SlotHold
+from appointments.online import (
+    OnlineBookingFull,
+    appointment_book_online,
+    appointment_cancel_online,
+    appointment_reschedule_online,
+    online_change_refusal,
+    slot_hold,
+    slot_hold_mine,
+    slot_hold_release,
+)
 from appointments.selectors import Slot, clinician_availability
-from appointments.services import appointment_cancel
 from audit.services import audit_change
 from booking.forms import PatientDetailsForm
 from booking.verification import (
@@ -39,9 +52,33 @@ from nexus.metrics import BOOKING_FUNNEL
 from nexus.ratelimit import rate_limited
 from nexus.timezones import in_zone, zone_label, zone_notes
 
-DAYS_AHEAD = 14  # how far the directory looks for each clinician's next times
+DAYS_AHEAD = 14  # how far the directory and the reschedule page look for times
 WEEKS_AHEAD = 4  # how far a clinician's page can be paged, a week at a time
 NEXT_TIMES = 3
+# The visitor's hold (appointments.holds) is known by this key in their session only.
+HOLD_SESSION_KEY = "booking_hold"
+
+
+@dataclass(frozen=True)
+class ClinicContact:
+    """What every public page says about a clinic: how to call it and whose clock it keeps."""
+
+    name: str
+    phone: str
+    zone: str
+
+
+def _contacts(clinics: Iterable[Clinic]) -> list[ClinicContact]:
+    now = timezone.now()
+    seen: dict[int, ClinicContact] = {}
+    for clinic in clinics:
+        if clinic.pk not in seen:
+            seen[clinic.pk] = ClinicContact(
+                name=clinic.name,
+                phone=clinic.phone.as_national if clinic.phone else "",
+                zone=zone_label(clinic.timezone, clinic.tz, now),
+            )
+    return list(seen.values())
 
 
 def _funnel(step: str) -> None:
@@ -97,18 +134,20 @@ def directory(request: HttpRequest) -> HttpResponse:
             else []
         )
         listing.append((clinician, slots))
+    clinics = list(
+        Clinic.objects.filter(is_active=True, clinicians__listed_publicly=True).distinct()
+    )
     context = {
         "listing": listing,
         "q": name,
         "discipline": discipline,
         "clinic": clinic,
         "disciplines": Discipline.objects.filter(clinicians__listed_publicly=True).distinct(),
-        "clinics": Clinic.objects.filter(
-            is_active=True, clinicians__listed_publicly=True
-        ).distinct(),
+        "clinics": clinics,
         "types": types,
         "service": service,
         "zones": zone_notes(places=((s.clinic, s.start) for _, slots in listing for s in slots)),
+        "contacts": _contacts(clinics),
     }
     return render(request, "booking/directory.html", context)
 
@@ -145,6 +184,7 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
         "previous_week": week_number - 1 if week_number > 0 else None,
         "next_week": week_number + 1 if week_number + 1 < WEEKS_AHEAD else None,
         "zones": zone_notes(places=((s.clinic, s.start) for s in slots)),
+        "contacts": _contacts(clinician.clinics.filter(is_active=True)),
     }
     return render(request, "booking/clinician.html", context)
 
@@ -168,16 +208,53 @@ def _slot_from(
     return appointment_type, clinic, start
 
 
+def _hold(
+    request: HttpRequest,
+    clinician: Clinician,
+    clinic: Clinic,
+    appointment_type: AppointmentType,
+    start: datetime,
+) -> SlotHold | HttpResponse:
+    """Choosing a time holds it for this visitor; a time someone else holds, or that has
+    gone, sends them back to the times with the reason."""
+    try:
+        hold = slot_hold(
+            clinician=clinician,
+            clinic=clinic,
+            appointment_type=appointment_type,
+            start=start,
+            replacing=request.session.get(HOLD_SESSION_KEY, ""),
+        )
+    except SlotHeld as held:
+        messages.error(request, held.detail)
+    except DomainError:
+        messages.error(request, TAKEN)
+    else:
+        request.session[HOLD_SESSION_KEY] = hold.key
+        return hold
+    _funnel("slot_held_by_another")
+    url = reverse("booking:clinician", args=[clinician.pk])
+    return redirect(f"{url}?type={appointment_type.pk}")
+
+
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
     clinician = get_object_or_404(_listed(), pk=clinician_id)
     appointment_type, clinic, start = _slot_from(request, clinician)
+    hold: SlotHold | None = None
     if request.method == "GET":
+        if refused := _limited(request, "hold", 20):
+            return refused
+        held = _hold(request, clinician, clinic, appointment_type, start)
+        if isinstance(held, HttpResponse):
+            return held
+        hold = held
         _funnel("booking_started")
         form = PatientDetailsForm()
     else:
         if refused := _limited(request, "book", 10):
             return refused
+        hold = slot_hold_mine(key=request.session.get(HOLD_SESSION_KEY, ""))
         form = PatientDetailsForm(request.POST)
         if form.is_valid():
             pending = PendingBooking(
@@ -207,8 +284,20 @@ def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
         "local_start": in_zone(start, clinic.tz),
         "zone_label": zone_label(clinic.timezone, clinic.tz, start),
         "form": form,
+        "hold_until": in_zone(hold.expires_at, clinic.tz) if hold else None,
+        "hold_minutes": settings.NEXUS_BOOKING_HOLD_MINUTES,
+        "contacts": _contacts([clinic]),
     }
     return render(request, "booking/details.html", context)
+
+
+@require_http_methods(["POST"])
+def release(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    """ "Choose another time": the visitor's hold is let go at once, not left to expire."""
+    slot_hold_release(key=request.session.pop(HOLD_SESSION_KEY, ""))
+    type_id = request.POST.get("type", "")
+    url = reverse("booking:clinician", args=[clinician_id])
+    return redirect(f"{url}?type={type_id}" if type_id.isascii() and type_id.isdigit() else url)
 
 
 def _make(
@@ -228,11 +317,14 @@ def _make(
             start=pending.start,
             details=pending.details,
             mobile_verified=verified,
+            hold_key=request.session.get(HOLD_SESSION_KEY, ""),
+            site_root=request.build_absolute_uri("/"),
         )
-    except OnlineBookingFull as full:
-        return None, full.detail
+    except (OnlineBookingFull, SlotHeld) as refused:
+        return None, refused.detail
     except DomainError:
         return None, TAKEN
+    request.session.pop(HOLD_SESSION_KEY, None)
     audit_change(request=request, record=appointment, view="online_booking", created=True)
     _funnel("booking_completed")
     token = appointment_link_token(appointment=appointment)
@@ -269,7 +361,12 @@ def verify(request: HttpRequest) -> HttpResponse:
             # Used up, expired, or the time went meanwhile: choose a time again.
             messages.error(request, error)
             return redirect("booking:clinician", clinician_id=pending.clinician_id)
-    context = {"pending": pending, "ending": str(pending.details.phone)[-3:], "error": error}
+    context = {
+        "pending": pending,
+        "ending": str(pending.details.phone)[-3:],
+        "error": error,
+        "contacts": _contacts(Clinic.objects.filter(pk=pending.clinic_id)),
+    }
     return render(request, "booking/verify.html", context)
 
 
@@ -280,15 +377,21 @@ def _from_token(token: str) -> Appointment:
     return appointment
 
 
-@require_http_methods(["GET"])
-def done(request: HttpRequest, token: str) -> HttpResponse:
-    appointment = _from_token(token)
-    context = {
+def _appointment_context(appointment: Appointment, token: str) -> dict[str, object]:
+    return {
         "appointment": appointment,
         "local_start": in_zone(appointment.start, appointment.clinic.tz),
         "token": token,
+        "refusal": online_change_refusal(appointment=appointment),
+        "contacts": _contacts([appointment.clinic]),
     }
-    return render(request, "booking/done.html", context)
+
+
+@require_http_methods(["GET"])
+def done(request: HttpRequest, token: str) -> HttpResponse:
+    """The booking's own page: the confirmation after booking, and where the SMS link leads."""
+    appointment = _from_token(token)
+    return render(request, "booking/done.html", _appointment_context(appointment, token))
 
 
 @require_http_methods(["GET", "POST"])
@@ -297,16 +400,62 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     error = None
     if request.method == "POST" and appointment.can_move_to(Appointment.Status.CANCELLED):
         try:
-            appointment = appointment_cancel(
-                appointment=appointment, reason="Cancelled online by the patient"
-            )
+            appointment = appointment_cancel_online(appointment=appointment)
         except DomainError as exc:
             error = exc.detail
         else:
             audit_change(request=request, record=appointment, view="online_cancel")
-    context = {
-        "appointment": appointment,
-        "local_start": in_zone(appointment.start, appointment.clinic.tz),
-        "error": error,
-    }
+    context = _appointment_context(appointment, token) | {"error": error}
     return render(request, "booking/cancel.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def reschedule(request: HttpRequest, token: str) -> HttpResponse:
+    """Another free time with the same clinician, at the same clinic, for the same visit."""
+    appointment = _from_token(token)
+    error = None
+    if request.method == "POST":
+        if refused := _limited(request, "reschedule", 10):
+            return refused
+        start = parse_aware_datetime(request.POST.get("start", ""))
+        if start is None:
+            error = "Choose one of the times below."
+        else:
+            try:
+                appointment = appointment_reschedule_online(appointment=appointment, start=start)
+            except SlotHeld as held:
+                error = held.detail
+            except DomainError as exc:
+                error = exc.detail if exc.code != "slot_unavailable" else TAKEN
+            else:
+                audit_change(request=request, record=appointment, view="online_reschedule")
+                messages.success(request, "Your appointment has moved.")
+                return redirect("booking:done", token=token)
+    context = _appointment_context(appointment, token)
+    slots: list[Slot] = []
+    if context["refusal"] is None:
+        today = timezone.localdate()
+        slots = clinician_availability(
+            clinician=appointment.clinician,
+            appointment_type=appointment.appointment_type,
+            start_date=today,
+            end_date=today + timedelta(days=DAYS_AHEAD),
+            clinic=appointment.clinic,
+        )
+    by_day: dict[date, list[Slot]] = defaultdict(list)
+    for slot in slots:
+        by_day[slot.local_start.date()].append(slot)
+    context |= {"days": sorted(by_day.items()), "error": error}
+    return render(request, "booking/reschedule.html", context)
+
+
+@require_http_methods(["GET"])
+def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
+    """The appointment as an .ics file for the patient's own calendar."""
+    appointment = _from_token(token)
+    response = HttpResponse(
+        appointment_ics(appointment=appointment, host=request.get_host().split(":")[0]),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="appointment.ics"'
+    return response

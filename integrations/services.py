@@ -276,12 +276,23 @@ def appointment_channels(
     return routes
 
 
-def appointment_notify(*, appointment: Appointment, kind: str) -> Message | None:
+def _with_link(text: str, manage_url: str) -> str:
+    if not manage_url:
+        return text
+    tail = f" Change or cancel: {manage_url}"
+    # The link must survive whole: shorten the message before it, never the link.
+    return text[: MAX_LENGTH - len(tail)].rstrip() + tail
+
+
+def appointment_notify(
+    *, appointment: Appointment, kind: str, manage_url: str = ""
+) -> Message | None:
     """The text or email a booking, move or cancellation sends, by the patient's preference.
 
     Called by the appointment services inside their transaction. A patient who takes
     neither simply gets nothing: the booking itself must not fail for that. Answers the
-    first message queued."""
+    first message queued. `manage_url`, the signed link to the appointment's own page
+    (online bookings), goes at the end of the message."""
     patient = appointment.patient
     templates = templates_for([appointment.clinic_id])
     messages = [
@@ -289,8 +300,11 @@ def appointment_notify(*, appointment: Appointment, kind: str) -> Message | None
             channel=channel,
             kind=kind,
             to=to,
-            body=message_render(
-                appointment=appointment, kind=kind, templates=templates, channel=channel
+            body=_with_link(
+                message_render(
+                    appointment=appointment, kind=kind, templates=templates, channel=channel
+                ),
+                manage_url,
             ),
             subject=EMAIL_SUBJECTS[kind] if channel == Message.Channel.EMAIL else "",
             account_id=account_id,

@@ -272,6 +272,10 @@ NEXUS_BOOKING_UNVERIFIED_PER_CLINICIAN_DAY = env.int(
 )
 NEXUS_BOOKING_UNVERIFIED_PER_DAY = env.int("NEXUS_BOOKING_UNVERIFIED_PER_DAY", default=30)
 NEXUS_BOOKING_VERIFY_MOBILE = env.bool("NEXUS_BOOKING_VERIFY_MOBILE", default=False)
+# A time chosen online is held this long while the visitor types their details.
+NEXUS_BOOKING_HOLD_MINUTES = env.int("NEXUS_BOOKING_HOLD_MINUTES", default=5)
+# Patients may cancel or move a booking by its link only this long before it starts.
+NEXUS_BOOKING_CHANGE_NOTICE_HOURS = env.int("NEXUS_BOOKING_CHANGE_NOTICE_HOURS", default=24)
 # Rate limits and audit rows key on the client's address. Behind N proxies (load balancer,
 # CDN) that each append to X-Forwarded-For, set this to N: the address N hops from the end
 # is the client's. 0 (the default) trusts no header and uses the connection's address.
@@ -500,6 +504,13 @@ _BEAT = {
         "NEXUS_CRON_WAITLIST_LAPSE",
         "* * * * *",
         55,
+    ),
+    # Online holds past their few minutes (appointments/holds.py).
+    "slot-holds-release": (
+        "appointments.tasks.slot_holds_release_task",
+        "NEXUS_CRON_SLOT_HOLDS_RELEASE",
+        "*/5 * * * *",
+        4 * 60,
     ),
     # API Idempotency-Keys older than 24 hours (idempotency/).
     "idempotency-purge": (

@@ -44,6 +44,10 @@ PUBLIC_ROUTES = {
     "/book/verify/": "the SMS code for a booking waiting in this visitor's session",
     "/book/done/1/": "the booking confirmation (signed link)",
     "/book/cancel/1/": "cancelling a booking (signed link)",
+    "/book/1/release/": "a visitor letting go of the time held in their own session",
+    "/book/a/1/": "the booking's own page, the link in its confirmation (signed link)",
+    "/book/move/1/": "moving a booking to another free time (signed link)",
+    "/book/calendar/1/appointment.ics": "the booking as an .ics file (signed link)",
     "/metrics": "Prometheus counters, behind their own bearer token (404 without it)",
 }
 
