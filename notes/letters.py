@@ -181,6 +181,19 @@ def letter_pdf(
     return bytes(pdf.output())
 
 
+def _letter_name(*, to: str, on: date, note: ClinicalNote) -> str:
+    return f"letter-{to}-{on:%Y%m%d}-note{note.pk}.pdf"
+
+
+def letter_addressed_to(document: Document) -> str | None:
+    """Whom a letter document was written to ("patient", "referrer", "coordinator"), read
+    back from the name `letter_create` gave it; None for any other document."""
+    if document.category != Document.Category.LETTER:
+        return None
+    parts = document.original_name.split("-")
+    return parts[1] if len(parts) == 4 and parts[0] == "letter" and parts[1] in RECIPIENTS else None
+
+
 def letter_create(*, note: ClinicalNote, to: str, by: User) -> Document:
     """A letter from a signed note, stored as the patient's document (audited by the caller)."""
     if note.status != ClinicalNote.Status.SIGNED:
@@ -197,7 +210,7 @@ def letter_create(*, note: ClinicalNote, to: str, by: User) -> Document:
         note=note, recipient=recipient, clinic=clinic, clinician=clinician, signer=signer, on=today
     )
     sha256 = hashlib.sha256(data).hexdigest()
-    name = f"letter-{to}-{today:%Y%m%d}-note{note.pk}.pdf"
+    name = _letter_name(to=to, on=today, note=note)
     document = Document(
         patient=patient,
         category=Document.Category.LETTER,

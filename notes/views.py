@@ -219,8 +219,14 @@ def note_letter(request: StaffRequest, pk: int) -> HttpResponse:
         messages.error(request, error.detail)
         return redirect("notes:edit", note.pk)
     audit_change(request=request, record=document, view="note_letter", created=True)
-    messages.success(request, f"Letter to the {to} saved on the chart as {document.original_name}.")
-    return redirect(f"{reverse('patients:chart', args=[note.patient_id])}#docs-h")
+    messages.success(
+        request,
+        f"Letter to the {to} saved on the chart as {document.original_name}; "
+        "it is ready to send below.",
+    )
+    # The chart's Email card opens with the letter attached, addressed to its recipient.
+    chart = reverse("patients:chart", args=[note.patient_id])
+    return redirect(f"{chart}?letter={document.pk}#email-h")
 
 
 def _signed(request: StaffRequest, note: ClinicalNote, form: AddendumForm) -> HttpResponse:

@@ -37,6 +37,7 @@ from integrations.oauth import TokenSet, oauth_state_matches, oauth_state_new
 from integrations.selectors import message_list
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
+from notes.letters import letter_addressed_to
 from patients.models import Patient
 from patients.selectors import patient_list
 
@@ -229,13 +230,35 @@ class EmailForm(forms.Form):
         ]
 
 
-def _new_form(patient: Patient, documents: list[Document], user: User) -> EmailForm:
+def _new_form(
+    patient: Patient, documents: list[Document], user: User, letter: Document | None = None
+) -> EmailForm:
     default = email_default_account(patient=patient)
-    return EmailForm(
-        patient=patient,
-        documents=documents,
-        user=user,
-        initial={"account": default.pk} if default is not None else None,
+    initial: dict[str, object] = {"account": default.pk} if default is not None else {}
+    if letter is not None:
+        initial.update(_letter_initial(patient, letter))
+    return EmailForm(patient=patient, documents=documents, user=user, initial=initial)
+
+
+def _letter_initial(patient: Patient, letter: Document) -> dict[str, object]:
+    """A just-written letter, ready to send: to whom it was written, with it attached."""
+    to = letter_addressed_to(letter) or "patient"
+    name = f"{patient.given_name} {patient.family_name}"
+    if to == "patient":
+        subject, body = "Your letter", "Please find your letter attached."
+    else:
+        subject, body = f"Letter about {name}", f"Please find attached our letter about {name}."
+    return {"to": to, "subject": subject, "body": body, "documents": [letter.pk]}
+
+
+def _letter(request: StaffRequest, patient: Patient, documents: list[Document]) -> Document | None:
+    """The letter `?letter=<id>` names, when it is one of this patient's current letters."""
+    raw = request.GET.get("letter", "")
+    if not raw.isdigit():
+        return None
+    return next(
+        (d for d in documents if d.pk == int(raw) and d.category == Document.Category.LETTER),
+        None,
     )
 
 
@@ -262,12 +285,14 @@ def _email_panel(
         or (m.status == Message.Status.QUEUED and m.next_attempt_at and m.next_attempt_at < soon)
         for m in history
     )
+    letter = _letter(request, patient, documents) if form is None else None
     return render(
         request,
         "gmail/_patient_email.html",
         {
             "patient": patient,
-            "form": form or _new_form(patient, documents, request.user),
+            "form": form or _new_form(patient, documents, request.user, letter),
+            "compose": letter is not None,
             "history": history,
             "configured": client.configured(),
             "pending": pending,

@@ -77,15 +77,16 @@ def test_a_clinician_signs_writes_a_letter_and_emails_it_to_the_referrer(
     expect(page.get_by_text("Letter to the referrer saved on the chart")).to_be_visible()
     letter = ada.documents.get(category="letter")
 
-    # Send it from the clinic account
+    # The chart's Email card opens ready to send it: to the referrer, the letter attached
     wait_for_htmx(page)
     card = page.locator("#email-panel")
-    card.get_by_text("Send email").first.click()
+    expect(card.get_by_label("To", exact=True)).to_have_value("referrer")
+    expect(card.get_by_label(letter.original_name, exact=False)).to_be_checked()
+    expect(card.get_by_label("Subject")).to_have_value("Letter about Ada Lovelace")
+    # Send it from the clinic account
     card.get_by_label("From").select_option(str(account.pk))
-    card.get_by_label("To", exact=True).select_option("referrer")
     card.get_by_label("Subject").fill("Ada Lovelace: initial assessment")
     card.get_by_label("Email text").fill("Dear Dr Hopper, our letter is attached.")
-    card.get_by_label(letter.original_name, exact=False).check()
     screenshot(page, "email-compose.png", full_page=False)
     card.get_by_role("button", name="Send email").click()
 

@@ -1,5 +1,6 @@
 """Email from the clinic's Gmail accounts: connect, send through the outbox, refresh."""
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -485,3 +486,41 @@ def test_an_email_without_an_account_goes_from_the_clinics_default(
     listed = {a["email"]: a for a in reception_api.get("/api/v1/email-accounts/").json()}
     assert listed["parramatta@clinic.example"]["default_for"] == [clinic.pk]
     assert listed["reception@clinic.example"]["default_for"] == []
+
+
+def test_a_just_written_letter_opens_the_email_card_addressed_and_attached(
+    client, fake_gmail, connect, committed, local_media
+):
+    from notes.services import note_sign
+    from tests.factories import ClinicalNoteFactory
+
+    connect("reception@clinic.example")
+    clinician = UserFactory(role="clinician")
+    client.force_login(clinician)
+    patient = PatientFactory(
+        given_name="Ada",
+        family_name="Lovelace",
+        referrer=ReferrerFactory(name="Dr Hopper", email="gp@harbour.example"),
+    )
+    note = note_sign(
+        note=ClinicalNoteFactory(author=clinician, patient=patient, body="Orthoses fitted."),
+        by=clinician,
+    )
+    other = _document(PatientFactory(), name="someone-else.pdf")
+
+    written = client.post(f"/notes/{note.pk}/letter/", {"to": "referrer"})
+    letter = patient.documents.get(category="letter")
+    chart = client.get(written["Location"].split("#")[0]).content.decode()
+    panel = client.get(f"/gmail/patient/{patient.pk}/?letter={letter.pk}").content.decode()
+    plain = client.get(f"/gmail/patient/{patient.pk}/").content.decode()
+    foreign = client.get(f"/gmail/patient/{patient.pk}/?letter={other.pk}").content.decode()
+
+    assert written["Location"] == f"/patients/{patient.pk}/?letter={letter.pk}#email-h"
+    assert f"/gmail/patient/{patient.pk}/?letter={letter.pk}" in chart
+    assert '<details class="email-compose" open>' in panel
+    assert '<option value="referrer" selected>' in panel
+    assert re.search(rf'value="{letter.pk}"[^>]*checked', panel)
+    assert 'value="Letter about Ada Lovelace"' in panel
+    assert "Please find attached our letter about Ada Lovelace." in panel
+    assert '<details class="email-compose">' in plain and "Letter about" not in plain
+    assert '<details class="email-compose">' in foreign and "Letter about" not in foreign
