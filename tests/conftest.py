@@ -3,6 +3,7 @@ import time as time_module
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -180,12 +181,23 @@ def reception_api(reception_user) -> APIClient:
     return _client(reception_user)
 
 
+def signed_in(who: User | str, **client_options: Any) -> Client:
+    """A browser on the staff pages, signed in as this user (or a new user with this role)."""
+    client = Client(**client_options)
+    client.force_login(UserFactory(role=who) if isinstance(who, str) else who)
+    return client
+
+
 @pytest.fixture
 def desk(db) -> Client:
     """A receptionist signed in to the staff pages."""
-    client = Client()
-    client.force_login(UserFactory(role=RECEPTION))
-    return client
+    return signed_in(RECEPTION)
+
+
+@pytest.fixture
+def admin_browser(db) -> Client:
+    """A practice admin signed in to the staff pages."""
+    return signed_in(PRACTICE_ADMIN)
 
 
 @dataclass

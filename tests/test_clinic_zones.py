@@ -8,18 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.template import Context, Template
-from django.test import Client
 from django.utils import timezone
 
 from appointments.models import Appointment
 from nexus.templatetags.zones import UnzonedDatetimeError
+from tests.conftest import signed_in
 from tests.factories import (
     AppointmentFactory,
     AppointmentTypeFactory,
     ClinicFactory,
     ClinicianFactory,
     PatientFactory,
-    UserFactory,
     WorkingHoursFactory,
 )
 
@@ -37,12 +36,6 @@ zones = pytest.mark.parametrize(
 
 def at(zone: str, day: date, hour: int = 9, minute: int = 45) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(zone))
-
-
-def staff() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="reception"))
-    return client
 
 
 def booked_at(zone: str, start: datetime, **fields) -> Appointment:
@@ -70,7 +63,7 @@ def text(response) -> str:
 @zones
 def test_the_calendar_block_its_panel_and_the_reschedule_form_use_the_clinics_zone(zone, label):
     appointment = booked_at(zone, at(zone, SUMMER_DAY))
-    client = staff()
+    client = signed_in("reception")
 
     calendar = text(client.get("/calendar/", {"clinic": appointment.clinic_id, "date": SUMMER_DAY}))
     panel = text(client.get(f"/calendar/appointments/{appointment.pk}/"))
@@ -89,7 +82,7 @@ def test_the_dashboard_shows_todays_times_in_the_clinics_zone(zone, label):
     clinic_today = timezone.localdate(timezone=ZoneInfo(zone))
     appointment = booked_at(zone, at(zone, clinic_today), status="arrived")
 
-    page = text(staff().get("/", {"clinic": appointment.clinic_id}))
+    page = text(signed_in("reception").get("/", {"clinic": appointment.clinic_id}))
 
     assert page.count("9:45 AM") == 2  # today's list and the arrived list
     assert "12:45" not in page and "11:45" not in page
@@ -99,7 +92,7 @@ def test_the_dashboard_shows_todays_times_in_the_clinics_zone(zone, label):
 def test_the_chart_lists_appointments_in_their_clinics_zone(zone, label):
     appointment = booked_at(zone, at(zone, SUMMER_DAY))
 
-    page = text(staff().get(f"/patients/{appointment.patient_id}/"))
+    page = text(signed_in("reception").get(f"/patients/{appointment.patient_id}/"))
 
     assert "Wed 3 Mar 2027, 9:45 AM" in page
     assert "12:45" not in page
@@ -113,7 +106,7 @@ def test_a_chart_with_perth_and_sydney_appointments_shows_each_in_its_own_zone()
         start=at(SYDNEY, SUMMER_DAY + timedelta(days=1), 9, 15),
     )
 
-    page = text(staff().get(f"/patients/{perth.patient_id}/"))
+    page = text(signed_in("reception").get(f"/patients/{perth.patient_id}/"))
 
     assert "Wed 3 Mar 2027, 9:45 AM" in page and "Thu 4 Mar 2027, 9:15 AM" in page
 
@@ -121,7 +114,7 @@ def test_a_chart_with_perth_and_sydney_appointments_shows_each_in_its_own_zone()
 @pytest.mark.parametrize("day", [DST_ENDS, DST_STARTS])
 def test_on_the_days_sydneys_clocks_change_times_and_rows_stay_on_the_wall_clock(day):
     appointment = booked_at(SYDNEY, at(SYDNEY, day))
-    client = staff()
+    client = signed_in("reception")
 
     response = client.get("/calendar/", {"clinic": appointment.clinic_id, "date": day})
     panel = text(client.get(f"/calendar/appointments/{appointment.pk}/"))

@@ -3,12 +3,12 @@
 from datetime import datetime, time
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from appointments.models import Appointment
 from audit.models import AuditEvent
 from notes.services import note_sign
+from tests.conftest import signed_in
 from tests.factories import (
     AppointmentFactory,
     ClinicalNoteFactory,
@@ -31,12 +31,6 @@ def today_at():
         return AppointmentFactory(clinic=clinic, start=start, **fields)
 
     return clinic, at
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_reception_sees_the_clinics_day_and_who_has_arrived(today_at):

@@ -4,11 +4,11 @@ dashboard, only where the appointment rules allow the change now."""
 from datetime import datetime, time, timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from appointments.models import Appointment
-from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory, UserFactory
+from tests.conftest import signed_in
+from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +22,7 @@ def test_reception_marks_arrived_then_completed_from_the_dashboard(now_is):
     ada = PatientFactory(given_name="Ada", family_name="Lovelace")
     booked = AppointmentFactory(clinic=clinic, patient=ada, start=start)
     AppointmentFactory(clinic=clinic, start=start + timedelta(days=1))  # tomorrow: not listed
-    desk = Client()
-    desk.force_login(UserFactory(role="reception"))
+    desk = signed_in("reception")
     home = f"/?clinic={clinic.pk}"
 
     # Then the dashboard offers Arrived (not yet Completed)
@@ -52,8 +51,7 @@ def test_a_foreign_next_is_ignored(now_is):
     start = datetime.combine(timezone.localdate(timezone=clinic.tz), time(10), tzinfo=clinic.tz)
     now_is(start)
     booked = AppointmentFactory(clinic=clinic, start=start)
-    desk = Client()
-    desk.force_login(UserFactory(role="reception"))
+    desk = signed_in("reception")
 
     response = desk.post(
         f"/calendar/appointments/{booked.pk}/status/",

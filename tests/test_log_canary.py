@@ -23,7 +23,7 @@ from nexus.checks import refuse_unsafe_production
 from nexus.logging import build_formatter
 from tests.booking.conftest import listed  # noqa: F401
 from tests.booking.test_online_booking import _post, first_slot
-from tests.conftest import MONDAY, sydney
+from tests.conftest import MONDAY, signed_in, sydney
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,8 +101,7 @@ def test_searching_booking_and_editing_a_patient_logs_none_of_their_details(
     settings,
 ):
     settings.DEBUG = False
-    staff = Client()
-    staff.force_login(UserFactory(role="practice_admin"))
+    staff = signed_in("practice_admin")
     api = APIClient()
     api.force_authenticate(UserFactory(role="reception"))
     clinician, clinic, consult = listed

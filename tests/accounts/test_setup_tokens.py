@@ -12,6 +12,7 @@ from django.test import Client
 from accounts.models import ApiToken, hash_token
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from audit.models import AuditEvent
+from tests.conftest import signed_in
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,8 +141,7 @@ def test_revoking_from_the_list_stops_the_token_at_once(admin_client, admin_user
 
 @pytest.mark.parametrize("role", [CLINICIAN, RECEPTION])
 def test_other_roles_cannot_issue_or_revoke(role, reception_user):
-    client = Client()
-    client.force_login(UserFactory(role=role))
+    client = signed_in(role)
     token, _ = ApiToken.issue(user=reception_user, name="Sync", scopes=["*:read"])
 
     assert issue(client, reception_user).status_code == 403

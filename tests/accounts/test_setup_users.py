@@ -12,6 +12,7 @@ from django.test import Client
 from accounts.models import ApiToken, User
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from audit.models import AuditEvent
+from tests.conftest import signed_in
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,12 +28,6 @@ def admin_client(admin_user) -> Client:
 @pytest.fixture
 def superuser_client(db) -> Client:
     return signed_in(UserFactory(is_staff=True, is_superuser=True))
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def roles_of(user: User) -> list[str]:

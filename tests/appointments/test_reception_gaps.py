@@ -6,11 +6,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from tests.conftest import MONDAY
-from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory, UserFactory
+from tests.conftest import MONDAY, signed_in
+from tests.factories import AppointmentFactory, ClinicFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +57,7 @@ def test_a_cancelled_future_visit_is_not_listed_as_upcoming(desk):
 
 
 def test_outside_hours_refusal_names_the_tick_box_not_the_api_parameter(desk, practice, patient):
-    admin = Client()
-    admin.force_login(UserFactory(role="practice_admin"))
+    admin = signed_in("practice_admin")
 
     response = admin.post(
         "/calendar/book/",

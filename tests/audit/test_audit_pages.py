@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from tests.conftest import signed_in
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +67,7 @@ def test_the_activity_page_costs_a_fixed_number_of_queries(
 @pytest.mark.parametrize("role", ["reception", "clinician"])
 def test_other_roles_cannot_open_the_audit_pages(role):
     patient = PatientFactory()
-    client = Client()
-    client.force_login(UserFactory(role=role))
+    client = signed_in(role)
 
     assert client.get("/audit/").status_code == 403
     assert client.get(f"/audit/patients/{patient.pk}/").status_code == 403

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from tests.conftest import signed_in
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +19,7 @@ SYDNEY = ZoneInfo("Australia/Sydney")
 
 @pytest.fixture
 def manager() -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="practice_admin"))
-    return client
+    return signed_in("practice_admin")
 
 
 @pytest.fixture
@@ -84,8 +83,7 @@ def test_the_csv_export_follows_the_filters_and_is_itself_audited(manager, trail
 
 
 def test_reception_cannot_read_or_export_the_trail(trail):
-    desk = Client()
-    desk.force_login(UserFactory(role="reception"))
+    desk = signed_in("reception")
 
     assert desk.get("/audit/").status_code == 403
     assert desk.get("/audit/", {"format": "csv"}).status_code == 403

@@ -10,26 +10,20 @@ from django.test import Client
 from audit.models import AuditEvent
 from billing.models import Invoice
 from billing.services import invoice_approve, invoice_raise
-from tests.conftest import MONDAY, sydney
+from tests.conftest import MONDAY, signed_in, sydney
 from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _signed_in(role: str) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role=role))
-    return client
-
-
 @pytest.fixture
 def reception() -> Client:
-    return _signed_in("reception")
+    return signed_in("reception")
 
 
 @pytest.fixture
 def admin() -> Client:
-    return _signed_in("practice_admin")
+    return signed_in("practice_admin")
 
 
 def _panel(completed) -> str:

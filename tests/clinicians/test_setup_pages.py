@@ -11,13 +11,13 @@ from django.test.utils import CaptureQueriesContext
 
 from appointments.models import AppointmentType
 from clinicians.models import Clinician, TimeOff, WorkingHours
+from tests.conftest import signed_in
 from tests.factories import (
     AppointmentFactory,
     AppointmentTypeFactory,
     ClinicFactory,
     ClinicianFactory,
     DisciplineFactory,
-    UserFactory,
     WorkingHoursFactory,
 )
 
@@ -60,8 +60,7 @@ def _profile(**fields) -> dict:
     "url", ["/setup/clinicians/", "/setup/clinicians/new/", "/setup/appointment-types/new/"]
 )
 def test_only_admins_reach_the_setup_pages(role, url):
-    client = Client()
-    client.force_login(UserFactory(role=role))
+    client = signed_in(role)
     before = Clinician.objects.count(), AppointmentType.objects.count()
 
     assert client.get(url).status_code == 403
@@ -75,8 +74,7 @@ def test_only_admins_add_or_remove_time_off_here(role):
     clinician = ClinicianFactory(clinics=[ClinicFactory()])
     start = datetime(2031, 3, 10, 9, tzinfo=PERTH)
     leave = TimeOff.objects.create(clinician=clinician, start=start, end=start + timedelta(hours=2))
-    client = Client()
-    client.force_login(UserFactory(role=role))
+    client = signed_in(role)
 
     added = client.post(
         f"/setup/clinicians/{clinician.pk}/time-off/",

@@ -2,18 +2,11 @@
 them, so reception knows whom to call (issue 10.12)."""
 
 import pytest
-from django.test import Client
 
-from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, PatientFactory, TimeOffFactory, UserFactory
+from tests.conftest import MONDAY, signed_in, sydney
+from tests.factories import AppointmentFactory, PatientFactory, TimeOffFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(role: str) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role=role))
-    return client
 
 
 @pytest.fixture

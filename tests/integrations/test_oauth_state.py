@@ -1,10 +1,8 @@
 """The OAuth `state` both vendors' callbacks check (integrations/oauth.py)."""
 
 import pytest
-from django.test import Client
 
 from integrations.models import OAuthConnection
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -12,13 +10,6 @@ CALLBACKS = [
     ("gmail_oauth_state", "/gmail/oauth/callback/"),
     ("xero_oauth_state", "/xero/oauth/callback/"),
 ]
-
-
-@pytest.fixture
-def admin_browser(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="practice_admin"))
-    return client
 
 
 @pytest.mark.parametrize(("key", "callback"), CALLBACKS)

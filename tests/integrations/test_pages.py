@@ -10,21 +10,15 @@ from django.utils import timezone
 from appointments.services import appointment_book
 from audit.models import AuditEvent
 from integrations.models import InboundMessage, Message, MessageTemplate
-from tests.conftest import MONDAY, sydney
+from tests.conftest import MONDAY, signed_in, sydney
 from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def browser_for(role: str) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role=role))
-    return client
-
-
 @pytest.fixture
 def reception() -> Client:
-    return browser_for("reception")
+    return signed_in("reception")
 
 
 @pytest.fixture
@@ -209,7 +203,7 @@ def test_the_inbox_lists_open_questions_and_marks_them_done(reception, consentin
 def test_admins_edit_templates_and_bookings_use_them(
     practice, consenting, fake_sms, django_capture_on_commit_callbacks
 ):
-    admin = browser_for("practice_admin")
+    admin = signed_in("practice_admin")
     url = f"/messages/templates/?clinic={practice.clinic.pk}"
     assert "{reply_hint}" in admin.get(url).content.decode()
 

@@ -3,20 +3,14 @@ switch off, request and progress through HTMX, the label on the draft, the signe
 the chart, discarding a draft, and reception never seeing any of it."""
 
 import pytest
-from django.test import Client
 
 from audit.models import AuditEvent
 from notes.models import AiJob, AiSettings
 from notes.services import note_sign
+from tests.conftest import signed_in
 from tests.factories import ClinicalNoteFactory, DocumentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -6,20 +6,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import Client
 
 from notes.models import ClinicalNote
 from notes.services import note_add_addendum, note_sign
+from tests.conftest import signed_in
 from tests.factories import ClinicalNoteFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 SYDNEY = ZoneInfo("Australia/Sydney")
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -4,20 +4,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.conftest import signed_in
 from tests.documents.corpus import pdf
-from tests.factories import AppointmentFactory, PatientFactory, UserFactory
+from tests.factories import AppointmentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def browser_for(role: str) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role=role))
-    return client
 
 
 @pytest.fixture
@@ -26,7 +20,7 @@ def ada(db):
 
 
 def test_the_chart_shows_the_record_and_records_the_look(ada, local_media):
-    client = browser_for("clinician")
+    client = signed_in("clinician")
     soon = timezone.now() + timedelta(days=3)
     AppointmentFactory(patient=ada, start=soon)
     AppointmentFactory(patient=ada, start=soon - timedelta(days=30))
@@ -47,7 +41,7 @@ def test_the_chart_shows_the_record_and_records_the_look(ada, local_media):
 
 
 def test_the_chart_costs_a_fixed_number_of_queries(ada, local_media, django_assert_max_num_queries):
-    client = browser_for("reception")
+    client = signed_in("reception")
     soon = timezone.now() + timedelta(days=3)
     for days in range(8):
         AppointmentFactory(patient=ada, start=soon + timedelta(days=days))
@@ -59,7 +53,7 @@ def test_the_chart_costs_a_fixed_number_of_queries(ada, local_media, django_asse
 
 
 def test_someone_without_a_role_cannot_open_a_chart(ada):
-    response = browser_for("").get(f"/patients/{ada.pk}/")
+    response = signed_in("").get(f"/patients/{ada.pk}/")
     assert response.status_code == 403
     # Nothing was shown; the refusal is on record.
     assert not AuditEvent.objects.filter(patient=ada, outcome="success").exists()
@@ -67,11 +61,11 @@ def test_someone_without_a_role_cannot_open_a_chart(ada):
 
 
 def test_a_missing_patient_is_404():
-    assert browser_for("reception").get("/patients/999999/").status_code == 404
+    assert signed_in("reception").get("/patients/999999/").status_code == 404
 
 
 def test_the_documents_panel_filters_by_category_and_hides_from_outsiders(ada, local_media):
-    client = browser_for("reception")
+    client = signed_in("reception")
     client.post(
         f"/api/v1/patients/{ada.pk}/documents/",
         {"file": _named(pdf(), "referral.pdf"), "category": "referral"},
@@ -79,7 +73,7 @@ def test_the_documents_panel_filters_by_category_and_hides_from_outsiders(ada, l
 
     referrals = client.get(f"/patients/{ada.pk}/documents/?category=referral")
     photos = client.get(f"/patients/{ada.pk}/documents/?category=image")
-    outsider = browser_for("").get(f"/patients/{ada.pk}/documents/")
+    outsider = signed_in("").get(f"/patients/{ada.pk}/documents/")
 
     assert b"referral.pdf" in referrals.content
     assert b"referral.pdf" not in photos.content

@@ -6,16 +6,15 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
-from tests.factories import PatientFactory, UserFactory
+from tests.conftest import signed_in
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def desk() -> Client:
-    client = Client(headers={"HX-Request": "true"})
-    client.force_login(UserFactory(role="reception"))
-    return client
+    return signed_in("reception", headers={"HX-Request": "true"})
 
 
 def test_typing_finds_patients_by_name_phone_or_medicare(desk):

@@ -14,18 +14,10 @@ from integrations.models import OAuthConnection
 from integrations.oauth import oauth_fresh_token, oauth_tokens
 from integrations.xero.client import token_refresh
 from tests.conftest import requires_postgres
-from tests.factories import UserFactory
 from tests.fakes.xero import Tenant
 from tests.integrations.xero.conftest import expire_access_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_browser(db) -> Client:
-    client = Client()
-    client.force_login(UserFactory(role="practice_admin"))
-    return client
 
 
 def _authorize(location: str) -> str:
