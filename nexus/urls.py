@@ -83,6 +83,7 @@ urlpatterns = [
     path("gmail/", include("integrations.gmail.urls")),
     path("invoices/", include("billing.urls")),
     path("online-bookings/", include("booking.review_urls")),
+    path("waitlist/", include("waitlist.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("readyz/", health.readyz, name="readyz"),
     path("api/v1/", include(router.urls)),

@@ -131,7 +131,9 @@ class WaitlistEntry(models.Model):
 
     @property
     def days_label(self) -> str:
-        return ", ".join(WEEKDAYS[d] for d in sorted(self.days)) if self.days else "Any day"
+        if len(self.days) == len(WEEKDAYS):
+            return "Any day"
+        return ", ".join(WEEKDAYS[d] for d in sorted(self.days))
 
 
 class WaitlistOffer(models.Model):
