@@ -3,9 +3,11 @@ booked, staff and API bookings are refused over it, availability hides it, and o
 expires (or is let go) anyone can have it. Time is moved with a now-override, never slept."""
 
 import re
+import threading
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -13,7 +15,8 @@ from appointments import holds
 from appointments.holds import SlotHeld
 from appointments.models import Appointment, SlotHold
 from appointments.services import appointment_book
-from tests.conftest import sydney
+from nexus.errors import DomainError
+from tests.conftest import requires_postgres, sydney
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +182,62 @@ def test_the_sweep_deletes_only_expired_holds(listed, monkeypatch):
 
     assert slot_holds_release_task() == 1
     assert SlotHold.objects.count() == 1
+
+
+def _at_once(count: int, work) -> list[object]:
+    """Run `work(i)` in `count` threads released together, each on its own connection."""
+    barrier = threading.Barrier(count)
+    results: list[object] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results.append(work(i))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_six_visitors_choosing_one_time_at_once_get_one_hold(listed):
+    url, slot, _ = _slot(listed)
+
+    codes = _at_once(6, lambda i: Client().get(url, slot).status_code)
+
+    assert sorted(codes) == [200] + [302] * 5  # type: ignore[type-var]
+    assert SlotHold.objects.count() == 1
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_visitors_and_staff_racing_for_one_time_never_share_it(listed):
+    clinician, clinic, consult = listed
+    url, slot, start = _slot(listed)
+    patients = [PatientFactory() for _ in range(3)]
+
+    def attempt(i: int) -> str:
+        if i % 2:
+            return "held" if Client().get(url, slot).status_code == 200 else "refused"
+        try:
+            appointment_book(
+                patient=patients[i // 2],
+                clinician=clinician,
+                clinic=clinic,
+                appointment_type=consult,
+                start=start,
+            )
+        except DomainError:
+            return "refused"
+        return "booked"
+
+    outcomes = _at_once(6, attempt)
+
+    assert sorted(outcomes).count("refused") == 5, outcomes  # type: ignore[type-var]
+    assert SlotHold.objects.count() + Appointment.objects.count() == 1
