@@ -46,7 +46,7 @@ def search_limited(request: HttpRequest) -> HttpResponse | None:
     if not request.GET.get("q", "").strip():
         return None
     throttle = _StaffSearchThrottle()
-    if throttle.allow_request(request, None):  # type: ignore[arg-type]
+    if throttle.allow_request(request, None):
         return None
     response = HttpResponse(
         "Too many searches in a short time. Please wait a moment and try again.",

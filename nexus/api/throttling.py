@@ -1,10 +1,66 @@
+import contextlib
 from typing import Any
 
 from django.http import HttpRequest
 from rest_framework.request import Request
-from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
+from rest_framework.throttling import (
+    AnonRateThrottle,
+    BaseThrottle,
+    SimpleRateThrottle,
+    UserRateThrottle,
+)
 
 from nexus.client import client_ip
+
+
+class _Counted(SimpleRateThrottle):
+    """A counter per window instead of DRF's history list.
+
+    DRF keeps every request's timestamp of the last window in one cache entry, read,
+    unpickled, trimmed, pickled and written back on every request: at a busy user's rate
+    that is kilobytes per request (issue 16). Here each window is one integer that the cache
+    increments atomically, and the limit is checked against a sliding estimate: this
+    window's count plus the previous window's, weighted by how much of it is still inside
+    the last `duration` seconds. Bursts across a window edge are refused as DRF refuses
+    them. A refused request gives its count back, as DRF does not record refusals. With
+    Redis down, `add` reports success and `get` misses, so limits fail open (nexus/cache.py).
+    """
+
+    duration: int  # set by SimpleRateThrottle from the rate
+    num_requests: int
+    _elapsed: float = 0.0
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        current = f"{self.key}:{window}"
+        try:  # two round trips in the common case: this increment and the previous window
+            count = int(self.cache.incr(current))
+        except ValueError:  # the window's first request (or the cache is down: fail open)
+            if self.cache.add(current, 1, timeout=2 * self.duration):
+                count = 1
+            else:  # another request added it first
+                try:
+                    count = int(self.cache.incr(current))
+                except ValueError:
+                    count = 1
+        previous = int(self.cache.get(f"{self.key}:{window - 1}") or 0)
+        self._elapsed = self.now - window * self.duration
+        weight = 1 - self._elapsed / self.duration
+        if count + previous * weight <= self.num_requests:
+            return True
+        with contextlib.suppress(ValueError):  # expired, or the cache just went away
+            self.cache.decr(current)
+        return self.throttle_failure()
+
+    def wait(self) -> float | None:
+        # Until the previous window's weight has shrunk enough, at most to the window's end.
+        return max(1.0, self.duration - self._elapsed)
 
 
 class _ClientAddress(BaseThrottle):
@@ -16,11 +72,11 @@ class _ClientAddress(BaseThrottle):
         return client_ip(request)
 
 
-class AnonThrottle(_ClientAddress, AnonRateThrottle):
+class AnonThrottle(_ClientAddress, _Counted, AnonRateThrottle):
     pass
 
 
-class UserThrottle(_ClientAddress, UserRateThrottle):
+class UserThrottle(_ClientAddress, _Counted, UserRateThrottle):
     pass
 
 
