@@ -49,6 +49,7 @@ class OnlineDetails:
     email: str = ""
     message: str = ""
     sms_consent: bool = False
+    email_consent: bool = False
 
 
 class OnlineBookingFull(Conflict):
@@ -107,6 +108,7 @@ def appointment_book_online(
         SlotHold.objects.filter(key=hold_key).delete()
     if not mobile_verified:
         _check_unverified_caps(clinician=clinician, clinic=clinic, start=start)
+    by_email = details.email_consent and bool(details.email)
     try:
         patient = patient_register(
             created_by=None,
@@ -116,6 +118,9 @@ def appointment_book_online(
             phone=details.phone,
             email=details.email,
             sms_consent=details.sms_consent,
+            email_consent=by_email,
+            # The confirmation and reminders go where the visitor asked (integrations).
+            reminder_channel=("both" if details.sms_consent else "email") if by_email else "sms",
             home_clinic=clinic,
         )
     except ValidationFailed as exc:

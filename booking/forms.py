@@ -49,6 +49,15 @@ class PatientDetailsForm(forms.Form):
         error_messages={"required": "Please agree so the clinic can hold your booking."},
     )
     sms_consent = forms.BooleanField(label="Send me reminders by SMS", required=False)
+    email_consent = forms.BooleanField(
+        label="Email me the confirmation and reminders", required=False
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("email_consent") and not data.get("email"):
+            self.add_error("email", "Enter your email address to get emails.")
+        return data
 
     def details(self) -> OnlineDetails:
         data = self.cleaned_data
@@ -60,4 +69,5 @@ class PatientDetailsForm(forms.Form):
             email=data.get("email", ""),
             message=data.get("notes", ""),
             sms_consent=data.get("sms_consent", False),
+            email_consent=data.get("email_consent", False),
         )

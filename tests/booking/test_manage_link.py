@@ -171,3 +171,30 @@ def test_every_public_page_shows_the_clinic_phone_and_time_zone(client, listed):
         page = client.get(url, query).content.decode()
         assert "(02) 9876 5432" in page, url
         assert "Times are Sydney time" in page, url
+
+
+def test_a_patient_who_asks_for_email_gets_the_link_by_email_too(client, listed):
+    _book_with = {**DETAILS, "email": "grace@example.com", "email_consent": "on"}
+    clinician, clinic, consult = listed
+    slot = {"type": consult.pk, "clinic": clinic.pk, "start": sydney(_in_days(3), 10).isoformat()}
+    url = f"/book/{clinician.pk}/details/"
+    client.get(url, slot)
+    assert client.post(url, {**slot, **_book_with}).status_code == 302
+
+    channels = {m.channel: m for m in Message.objects.filter(kind=Message.Kind.CONFIRMATION)}
+    assert set(channels) == {Message.Channel.SMS, Message.Channel.EMAIL}
+    email = channels[Message.Channel.EMAIL]
+    assert email.to == "grace@example.com"
+    assert "Change or cancel: http://testserver/book/a/" in email.body
+
+
+def test_asking_for_email_without_an_address_is_a_form_error(client, listed):
+    clinician, clinic, consult = listed
+    slot = {"type": consult.pk, "clinic": clinic.pk, "start": sydney(_in_days(3), 10).isoformat()}
+    url = f"/book/{clinician.pk}/details/"
+
+    response = client.post(url, {**slot, **DETAILS, "email_consent": "on"})
+
+    assert response.status_code == 200
+    assert "Enter your email address" in response.content.decode()
+    assert not Appointment.objects.exists()
