@@ -12,7 +12,7 @@ from django.db import transaction
 from PIL import Image
 
 from accounts.models import User
-from clinicians.models import Clinic
+from clinicians.models import Clinic, TimeOff
 from documents.validation import UploadRejected
 
 log = structlog.get_logger(__name__)
@@ -102,3 +102,22 @@ def clinic_logo_bytes(clinic: Clinic) -> bytes | None:
     except Exception:
         log.warning("clinic.logo_unreadable", clinic_id=clinic.pk)
         return None
+
+
+@transaction.atomic
+def time_off_remove(*, leave: TimeOff) -> None:
+    """Delete a period of leave; once that commits, the waitlist is offered the times it
+    frees (the waitlist builds on clinicians, so it is imported here, not the other way)."""
+    from waitlist.services import waitlist_window_freed_later
+
+    clinician_id, clinic_id, start, end = (
+        leave.clinician_id,
+        leave.clinic_id,
+        leave.start,
+        leave.end,
+    )
+    leave.delete()
+    waitlist_window_freed_later(
+        clinician_id=clinician_id, clinic_id=clinic_id, start=start, end=end
+    )
+    log.info("time_off.removed", clinician_id=clinician_id)

@@ -18,7 +18,7 @@ from appointments.selectors import appointments_during_time_off
 from audit.services import audit_change, audit_read
 from clinicians.forms import ClinicForm, ClinicianForm, TimeOffForm, WorkingHoursFormSet
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
-from clinicians.services import clinic_logo_bytes, clinic_save
+from clinicians.services import clinic_logo_bytes, clinic_save, time_off_remove
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
 
@@ -124,7 +124,7 @@ def time_off_add(request: HttpRequest, pk: int) -> HttpResponse:
 )
 def time_off_delete(request: HttpRequest, pk: int) -> HttpResponse:
     leave = get_object_or_404(TimeOff, pk=pk)
-    leave.delete()
+    time_off_remove(leave=leave)
     messages.success(request, "Time off removed.")
     return redirect("clinicians:edit", leave.clinician_id)
 

@@ -17,8 +17,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from appointments.availability import SLOT_STEP, open_blocks
 from appointments.models import Appointment, AppointmentType
-from appointments.services import appointment_book, within_working_hours
+from appointments.services import appointment_book
 from clinicians.models import Clinic, Clinician, Discipline
 from integrations.models import InboundMessage, Message
 from integrations.outbox import outbox_enqueue
@@ -173,13 +174,14 @@ def waitlist_time_freed_later(
 
 
 def _slot_free(*, clinician: Clinician, clinic: Clinic, start: datetime, end: datetime) -> bool:
-    taken = (
-        Appointment.objects.overlapping(start, end)
-        .filter(clinician=clinician, status__in=Appointment.ACTIVE_STATUSES)
-        .exists()
-    )
-    return not taken and within_working_hours(
-        clinician=clinician, clinic=clinic, start=start, end=end
+    """[start, end) lies in free time by the one availability engine: inside working hours,
+    clear of time off, appointments and live online holds."""
+    day = start.astimezone(clinic.tz).date()
+    blocks = open_blocks(clinician_ids=[clinician.pk], start_date=day, end_date=day, clinic=clinic)
+    return any(
+        free_start <= start and end <= free_end
+        for block in blocks
+        for free_start, free_end in block.free
     )
 
 
@@ -477,3 +479,69 @@ def waitlist_time_offer(
     if clinician is None or clinic is None:
         return 0
     return len(waitlist_offer_time(clinician=clinician, clinic=clinic, start=start, end=end))
+
+
+# A window that came free all at once (time off removed) is offered from the start of each
+# free stretch in its first WINDOW_DAYS: a long leave cancelled frees weeks, and texting the
+# whole waitlist about them at once would be noise; later times are found by who books them.
+WINDOW_DAYS = 14
+
+
+def waitlist_window_freed_later(
+    *, clinician_id: int, clinic_id: int | None, start: datetime, end: datetime
+) -> None:
+    """Called inside the transaction that freed a window (time off removed): after commit,
+    a task offers the first free time of each free stretch in it."""
+
+    def enqueue() -> None:
+        from waitlist.tasks import waitlist_window_offer_task
+
+        try:
+            waitlist_window_offer_task.apply_async(
+                (clinician_id, clinic_id, start.isoformat(), end.isoformat())
+            )
+        except Exception:
+            log.exception("waitlist.enqueue_failed", clinician_id=clinician_id)
+
+    transaction.on_commit(enqueue)
+
+
+def waitlist_window_offer(
+    *,
+    clinician_id: int,
+    clinic_id: int | None,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+) -> int:
+    """Offer the start of each free stretch of [start, end) (at this clinic, or at each of
+    the clinician's clinics) to the waitlist; answers how many offers went out."""
+    now = now or timezone.now()
+    clinician = Clinician.objects.filter(pk=clinician_id, is_active=True).first()
+    if clinician is None:
+        return 0
+    clinics = clinician.clinics.filter(is_active=True)
+    if clinic_id is not None:
+        clinics = clinics.filter(pk=clinic_id)
+    start = max(start, now)
+    end = min(end, start + timedelta(days=WINDOW_DAYS))
+    offered = 0
+    for clinic in clinics:
+        if start >= end:
+            break
+        first_day, last_day = start.astimezone(clinic.tz).date(), end.astimezone(clinic.tz).date()
+        for block in open_blocks(
+            clinician_ids=[clinician.pk], start_date=first_day, end_date=last_day, clinic=clinic
+        ):
+            for free_start, free_end in block.free:
+                stretch_start, stretch_end = max(free_start, start), min(free_end, end)
+                # The block's own grid, as the booking panel offers times.
+                starts = block.starts(length=SLOT_STEP, not_before=stretch_start)
+                first = next((s for s in starts if s + SLOT_STEP <= stretch_end), None)
+                if first is not None:
+                    offered += len(
+                        waitlist_offer_time(
+                            clinician=clinician, clinic=clinic, start=first, end=stretch_end
+                        )
+                    )
+    return offered

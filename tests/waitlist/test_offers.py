@@ -319,3 +319,50 @@ def test_the_database_gives_a_time_to_one_accepted_offer_only(practice, booked):
 
     with pytest.raises(IntegrityError):
         WaitlistOffer.objects.create(entry=b, **fields)
+
+
+def test_removed_time_off_offers_the_freed_time(practice, django_capture_on_commit_callbacks):
+    from clinicians.services import time_off_remove
+    from tests.factories import TimeOffFactory
+
+    leave = TimeOffFactory(
+        clinician=practice.clinician, start=sydney(MONDAY, 9), end=sydney(MONDAY, 13)
+    )
+    AppointmentFactory(
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=sydney(MONDAY, 9),
+    )
+    entry = waiting(practice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        time_off_remove(leave=leave)
+
+    offer = entry.offers.get()
+    # The first free time after the 9:00 appointment, on the block's grid.
+    assert (offer.start, offer.end) == (sydney(MONDAY, 9, 30), sydney(MONDAY, 10))
+
+
+def test_a_live_online_hold_keeps_the_time_from_the_waitlist(practice, booked):
+    from appointments.models import SlotHold
+
+    entry = waiting(practice)
+    booked.status = "cancelled"
+    booked.save()
+    SlotHold.objects.create(
+        key="k" * 64,
+        appointment_type=practice.consult,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        start=booked.start,
+        end=booked.end,
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+    offers = waitlist_offer_time(
+        clinician=practice.clinician, clinic=practice.clinic, start=booked.start, end=booked.end
+    )
+
+    assert offers == []
+    assert not entry.offers.exists()
