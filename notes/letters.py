@@ -129,7 +129,7 @@ def letter_pdf(
             contact.append(clinic.email)
         if clinic.abn:
             contact.append(f"ABN {clinic.abn}")
-        pdf.multi_cell(width, 4.5, _text("  |  ".join(c for c in contact if c)))
+        pdf.multi_cell(width, 4.5, _text("  |  ".join(c for c in contact if c)), align="L")
         pdf.ln(2)
         if width:
             pdf.set_y(max(pdf.get_y(), _MARGIN + _LOGO_H + 2))
