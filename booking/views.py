@@ -171,6 +171,7 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
         appointment_type=appointment_type,
         start_date=first_day,
         end_date=first_day + timedelta(days=6),
+        now=_earliest_online(),
     )
     by_day: dict[date, list[Slot]] = defaultdict(list)
     for slot in slots:
@@ -189,6 +190,11 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
     return render(request, "booking/clinician.html", context)
 
 
+def _earliest_online() -> datetime:
+    """The first start a visitor may choose: the practice's minimum notice from now."""
+    return timezone.now() + timedelta(minutes=settings.NEXUS_BOOKING_MIN_NOTICE_MINUTES)
+
+
 def _slot_from(
     request: HttpRequest, clinician: Clinician
 ) -> tuple[AppointmentType, Clinic, datetime]:
@@ -201,11 +207,24 @@ def _slot_from(
         type_id.isascii() and type_id.isdigit() and clinic_id.isascii() and clinic_id.isdigit()
     ):
         raise Http404
-    if start is None or start <= timezone.now():
+    if start is None:
         raise Http404
     appointment_type = get_object_or_404(_bookable_types(), pk=int(type_id))
     clinic = get_object_or_404(clinician.clinics.filter(is_active=True), pk=int(clinic_id))
     return appointment_type, clinic, start
+
+
+def _too_soon(
+    request: HttpRequest, clinician: Clinician, appointment_type: AppointmentType, start: datetime
+) -> HttpResponse | None:
+    """A time inside the minimum notice when chosen, or past by the time the details come
+    back (an old tab, a link kept too long): back to the times, saying why."""
+    limit = _earliest_online() if request.method == "GET" else timezone.now()
+    if start > limit:
+        return None
+    messages.error(request, TOO_SOON)
+    url = reverse("booking:clinician", args=[clinician.pk])
+    return redirect(f"{url}?type={appointment_type.pk}")
 
 
 def _hold(
@@ -241,6 +260,8 @@ def _hold(
 def book(request: HttpRequest, clinician_id: int) -> HttpResponse:
     clinician = get_object_or_404(_listed(), pk=clinician_id)
     appointment_type, clinic, start = _slot_from(request, clinician)
+    if gone := _too_soon(request, clinician, appointment_type, start):
+        return gone
     hold: SlotHold | None = None
     if request.method == "GET":
         if refused := _limited(request, "hold", 20):
@@ -334,6 +355,7 @@ def _make(
 TAKEN = (
     "Sorry, that time has just been taken or is no longer available. Please choose another time."
 )
+TOO_SOON = "That time is too soon to book online. Please choose a later time, or call the clinic."
 
 
 @require_http_methods(["GET", "POST"])

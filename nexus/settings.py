@@ -272,6 +272,8 @@ NEXUS_BOOKING_UNVERIFIED_PER_CLINICIAN_DAY = env.int(
 )
 NEXUS_BOOKING_UNVERIFIED_PER_DAY = env.int("NEXUS_BOOKING_UNVERIFIED_PER_DAY", default=30)
 NEXUS_BOOKING_VERIFY_MOBILE = env.bool("NEXUS_BOOKING_VERIFY_MOBILE", default=False)
+# Online, a time can be chosen only this long ahead: no one books a time starting now.
+NEXUS_BOOKING_MIN_NOTICE_MINUTES = env.int("NEXUS_BOOKING_MIN_NOTICE_MINUTES", default=60)
 # A time chosen online is held this long while the visitor types their details.
 NEXUS_BOOKING_HOLD_MINUTES = env.int("NEXUS_BOOKING_HOLD_MINUTES", default=5)
 # Patients may cancel or move a booking by its link only this long before it starts.

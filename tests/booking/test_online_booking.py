@@ -4,17 +4,18 @@ the same booking rule as staff, a signed link to cancel, limits against abuse, c
 import re
 import threading
 from datetime import timedelta
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from appointments.models import Appointment, OnlineBooking
+from appointments.models import Appointment, OnlineBooking, SlotHold
 from audit.models import AuditEvent
 from clinicians.models import Clinic
 from integrations.models import Message
+from nexus.dates import parse_aware_datetime
 from patients.models import Patient
 from tests.conftest import requires_postgres
 from tests.factories import (
@@ -162,10 +163,9 @@ def test_times_in_the_past_or_for_hidden_types_are_refused(client, listed):
         == 404
     )
     consult = listed[2]
-    assert (
-        client.get(base, {"type": consult.pk, "clinic": clinic.pk, "start": past}).status_code
-        == 404
-    )
+    gone = client.get(base, {"type": consult.pk, "clinic": clinic.pk, "start": past})
+    assert gone.status_code == 302 and gone.url == f"/book/{clinician.pk}/?type={consult.pk}"
+    assert "too soon to book online" in client.get(gone.url).content.decode()
     other = Clinic.objects.create(name="Elsewhere")
     assert (
         client.get(base, {"type": consult.pk, "clinic": other.pk, "start": future}).status_code
@@ -249,3 +249,22 @@ def test_an_online_booking_without_sms_consent_queues_no_message(client, listed)
 
     assert _post(client, first_slot(client, clinician)).status_code == 302
     assert not Message.objects.exists()
+
+
+def test_online_times_start_after_the_minimum_notice(client, listed, settings):
+    clinician, clinic, consult = listed
+    settings.NEXUS_BOOKING_MIN_NOTICE_MINUTES = 60
+    soon = (timezone.now() + timedelta(minutes=20)).isoformat()
+
+    chosen = client.get(
+        f"/book/{clinician.pk}/details/", {"type": consult.pk, "clinic": clinic.pk, "start": soon}
+    )
+    listed_starts = re.findall(
+        r"start=([^\"&]+)", client.get(f"/book/{clinician.pk}/").content.decode()
+    )
+
+    assert chosen.status_code == 302 and not SlotHold.objects.exists()
+    earliest = timezone.now() + timedelta(minutes=59)
+    assert listed_starts and all(
+        parse_aware_datetime(unquote(start)) > earliest for start in listed_starts
+    )
