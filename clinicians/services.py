@@ -1,7 +1,8 @@
 """Clinic details a practice admin keeps: what letters print on their letterhead (name,
 address, phone, email, ABN and logo). Audited by the calling view."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import filetype
@@ -9,6 +10,7 @@ import structlog
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image
 
 from accounts.models import User
@@ -121,3 +123,19 @@ def time_off_remove(*, leave: TimeOff) -> None:
         clinician_id=clinician_id, clinic_id=clinic_id, start=start, end=end
     )
     log.info("time_off.removed", clinician_id=clinician_id)
+
+
+def working_hours_added(*, clinician_id: int, clinic_ids: Iterable[int]) -> None:
+    """Called in the transaction that added or widened weekly hours: once it commits, the
+    waitlist is offered the first free time of each free stretch those clinics now have in
+    the coming weeks (one offer in flight per waiting patient keeps it to a text each)."""
+    from waitlist.services import WINDOW_DAYS, waitlist_window_freed_later
+
+    now = timezone.now()
+    for clinic_id in sorted(set(clinic_ids)):
+        waitlist_window_freed_later(
+            clinician_id=clinician_id,
+            clinic_id=clinic_id,
+            start=now,
+            end=now + timedelta(days=WINDOW_DAYS),
+        )

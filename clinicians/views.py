@@ -18,7 +18,7 @@ from appointments.selectors import appointments_during_time_off
 from audit.services import audit_change, audit_read
 from clinicians.forms import ClinicForm, ClinicianForm, TimeOffForm, WorkingHoursFormSet
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
-from clinicians.services import clinic_logo_bytes, clinic_save, time_off_remove
+from clinicians.services import clinic_logo_bytes, clinic_save, time_off_remove, working_hours_added
 from nexus.errors import DomainError
 from nexus.http import StaffRequest
 
@@ -56,6 +56,10 @@ def clinician_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             clinician = form.save()
             hours.instance = clinician
             hours.save()
+            if grown := [*hours.new_objects, *(row for row, _ in hours.changed_objects)]:
+                working_hours_added(
+                    clinician_id=clinician.pk, clinic_ids=[row.clinic_id for row in grown]
+                )
         messages.success(request, f"Saved {clinician}.")
         return redirect("clinicians:edit", clinician.pk)
     context = {

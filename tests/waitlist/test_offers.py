@@ -366,3 +366,24 @@ def test_a_live_online_hold_keeps_the_time_from_the_waitlist(practice, booked):
 
     assert offers == []
     assert not entry.offers.exists()
+
+
+def test_new_weekly_hours_offer_the_time_they_open(practice, django_capture_on_commit_callbacks):
+    from clinicians.services import working_hours_added
+    from tests.factories import WorkingHoursFactory
+
+    # Given a patient waiting for Saturdays, which the clinician has never worked
+    entry = waiting(practice, days=[5])
+    assert not entry.offers.exists()
+
+    # When Saturday hours are added
+    with django_capture_on_commit_callbacks(execute=True):
+        WorkingHoursFactory(clinician=practice.clinician, clinic=practice.clinic, weekday=5)
+        working_hours_added(clinician_id=practice.clinician.pk, clinic_ids=[practice.clinic.pk])
+
+    # Then the patient is offered a Saturday time within the coming two weeks, by SMS
+    offer = entry.offers.get()
+    local = offer.start.astimezone(practice.clinic.tz)
+    assert local.weekday() == 5
+    assert timezone.now() < offer.start < timezone.now() + timedelta(days=15)
+    assert offer.message.kind == "waitlist_offer"
