@@ -98,6 +98,30 @@ def test_messages_filter_by_status(reception, consenting):
     assert "one-sent" not in page
 
 
+def test_emails_are_listed_beside_texts_and_filter_by_channel(reception, consenting):
+    Message.objects.create(
+        kind="adhoc", to="+61412345678", body="by-text", patient=consenting, status="sent"
+    )
+    Message.objects.create(
+        kind="adhoc",
+        channel="email",
+        to="ada@example.com",
+        subject="Your report",
+        body="by-email",
+        patient=consenting,
+        status="sent",
+    )
+
+    both = reception.get("/messages/").content.decode()
+    emails = reception.get("/messages/", {"channel": "email"}).content.decode()
+    texts = reception.get("/messages/", {"channel": "sms"}).content.decode()
+
+    assert "by-text" in both and "by-email" in both
+    assert '<span class="badge">Email</span>' in both and "Your report" in both
+    assert "by-email" in emails and "by-text" not in emails
+    assert "by-text" in texts and "by-email" not in texts
+
+
 def test_send_sms_from_the_chart(
     reception, consenting, fake_sms, django_capture_on_commit_callbacks
 ):

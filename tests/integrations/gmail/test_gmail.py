@@ -1,5 +1,6 @@
 """Email from the clinic's Gmail accounts: connect, send through the outbox, refresh."""
 
+import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -7,9 +8,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.contrib import admin
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection as db_connection
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -17,6 +21,7 @@ from integrations.gmail.services import email_send
 from integrations.models import Message, OAuthConnection
 from integrations.oauth import oauth_tokens
 from integrations.outbox import outbox_deliver
+from nexus.logging import build_formatter
 from tests.conftest import requires_postgres
 from tests.factories import (
     CoordinatorFactory,
@@ -373,6 +378,40 @@ def test_two_concurrent_sends_with_an_expired_token_refresh_once(
     assert outcomes == ["sent", "sent"]
     assert fake_gmail.refreshes == 1
     assert len(fake_gmail.sent) == 2
+
+
+def test_no_token_reaches_the_logs_or_the_admin(
+    admin_browser, fake_gmail, reception_api, caplog, connect, committed
+):
+    caplog.set_level(logging.DEBUG)  # the Google libraries' and urllib3's chatter too
+    account = connect("reception@clinic.example")
+    _expire(account)
+    patient = PatientFactory(email="ada@example.com", email_consent=True)
+    with committed():
+        sent = reception_api.post(
+            f"/api/v1/patients/{patient.pk}/emails/",
+            {"account": account.pk, "to": "patient", "subject": "Hi", "body": "Hello"},
+            format="json",
+        )
+    assert sent.status_code == 202 and fake_gmail.refreshes == 1
+    # Every token Google handed out: the first access token, the refreshed one, the grant.
+    tokens = [*fake_gmail.grants, *fake_gmail.access]
+    assert len(tokens) == 3
+    admin_browser.post(f"/gmail/{account.pk}/disconnect/")
+    assert fake_gmail.revoked == ["reception@clinic.example"]
+
+    logged = "\n".join(build_formatter("json").format(record) for record in caplog.records)
+    superuser = Client()
+    superuser.force_login(UserFactory(is_staff=True, is_superuser=True))
+    admin_pages = [superuser.get("/admin/")] + [
+        superuser.get(reverse(f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist"))
+        for m in admin.site._registry
+    ]
+
+    assert caplog.records, "the flow logged nothing: the check would prove nothing"
+    assert [t for t in tokens if t in logged] == []
+    assert all(page.status_code == 200 for page in admin_pages)
+    assert [t for t in tokens for page in admin_pages if t in page.content.decode()] == []
 
 
 # --- the staff pages -----------------------------------------------------------------
