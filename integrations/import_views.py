@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
-from audit.services import Target, audit_record
+from audit.services import Target, audit_change, audit_record
 from integrations.filemaker.importer import DEFAULT_BATCH_SIZE, OUTCOMES
 from integrations.filemaker.mapping import load_mapping
 from integrations.filemaker.services import connection_from_env, write_report_csv
@@ -82,11 +82,12 @@ def import_start(request: StaffRequest) -> HttpResponse:
             options={"only": only, "since": None, "batch_size": DEFAULT_BATCH_SIZE},
             started_by=request.user,
         )
-        audit_record(
+        audit_change(
             request=request,
-            action=AuditEvent.Action.CREATE,
-            targets=[Target("integrations.importrun", str(run.pk), None)],
-            detail={"view": "import_start", "source": source},
+            record=run,
+            view="import_start",
+            created=True,
+            detail={"source": source},
         )
         transaction.on_commit(lambda: filemaker_import_task.delay(run.pk))
     return redirect("setup_imports:detail", run.pk)

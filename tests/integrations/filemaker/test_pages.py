@@ -44,6 +44,12 @@ def test_an_admin_starts_an_import_follows_it_and_downloads_the_report(
     # Celery runs tasks in-process in tests: the import is done.
     assert run.status == ImportRun.Status.FINISHED and run.balanced is True
     assert run.started_by == admin_user
+    started = AuditEvent.objects.get(  # the run's batches are CREATE events of their own
+        action=AuditEvent.Action.CREATE, detail__view="import_start"
+    )
+    assert started.object_type == "integrations.importrun"
+    assert started.object_id == str(run.pk) and started.patient_id is None
+    assert started.detail == {"view": "import_start", "source": "data-api"}
     assert Patient.objects.count() == run.report["layouts"]["Clients"]["imported"]
 
     detail = admin_client.get(reverse("setup_imports:detail", args=[run.pk]))
