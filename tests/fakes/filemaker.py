@@ -463,6 +463,9 @@ class FakeFileMaker(FakeServer):
         # Called with the number of record-page requests so far; a test kills the importer.
         self.on_page: Callable[[int], None] | None = None
         self.pages = 0
+        # The same for container downloads (document bytes), counted apart from pages.
+        self.on_container: Callable[[int], None] | None = None
+        self.containers = 0
         # Layout -> records FileMaker claims beyond those it serves (a count that lies).
         self.found_bonus: dict[str, int] = {}
         self._dir = tempfile.TemporaryDirectory()
@@ -498,6 +501,13 @@ class FakeFileMaker(FakeServer):
             count = self.pages
         if self.on_page is not None:
             self.on_page(count)
+
+    def container_served(self) -> None:
+        with self.lock:
+            self.containers += 1
+            count = self.containers
+        if self.on_container is not None:
+            self.on_container(count)
 
 
 def _basic_ok(header: str) -> bool:
@@ -690,6 +700,7 @@ def _handler(fake: FakeFileMaker) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             parts = split.path.strip("/").split("/")
             if parts[:2] == ["Streaming_SSL", "MainDB"]:
+                fake.container_served()
                 stored = practice.files.get(parts[2].split(".")[0])
                 if stored is None:
                     self._send(404, b"Not Found", "text/plain")

@@ -1,6 +1,9 @@
 """The FileMaker import end to end against the fake server, driven by python-fmrest."""
 
 import hashlib
+import io
+import re
+import sys
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -378,3 +381,33 @@ def test_a_broken_mapping_is_a_clear_error(fake_filemaker, tmp_path):
     )
     with pytest.raises(CommandError, match="unknown converter"):
         run_import(tmp_path, "--mapping", str(mapping))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_shows_each_layouts_progress_with_its_rate_and_eta(
+    fake_filemaker, fm_practice, tmp_path, monkeypatch
+):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    run_import(tmp_path)
+
+    shown = terminal.getvalue()
+    for layout, rows in fm_practice.layouts.items():
+        total = len(rows)
+        assert re.search(rf"{layout}\s+\[#+\] {total}/{total} [\d,]+ rec/s ETA 0s", shown), layout
+
+
+def test_without_a_terminal_the_import_prints_no_progress_bar(
+    fake_filemaker, tmp_path, monkeypatch
+):
+    log_file = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log_file)
+
+    run_import(tmp_path)
+
+    assert "rec/s" not in log_file.getvalue()

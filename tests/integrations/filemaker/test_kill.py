@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from documents.models import Document
 from integrations.models import ImportRun
 from tests.integrations.filemaker.helpers import counts, run_import, snapshot
 from tests.integrations.filemaker.test_import import _wipe
@@ -42,10 +43,17 @@ def _env(fake, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _import(fake, tmp_path: Path, *args: str, kill_at: int | None = None) -> int:
+def _import(
+    fake,
+    tmp_path: Path,
+    *args: str,
+    kill_at: int | None = None,
+    kill_at_container: int | None = None,
+) -> int:
     """Run the command in a process; with `kill_at`, SIGKILL it when it asks FileMaker
-    for its kill_at-th page (before the answer reaches it)."""
-    start = fake.pages
+    for its kill_at-th page, with `kill_at_container` for its n-th document's bytes (in
+    the middle of a documents batch), before the answer reaches it."""
+    start, containers = fake.pages, fake.containers
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "import_filemaker", "--batch-size", "40", *args],
         cwd=ROOT,
@@ -58,14 +66,20 @@ def _import(fake, tmp_path: Path, *args: str, kill_at: int | None = None) -> int
         if kill_at is not None and count - start == kill_at:
             os.kill(process.pid, signal.SIGKILL)
 
-    fake.on_page = kill
+    def kill_fetching(count: int) -> None:
+        if kill_at_container is not None and count - containers == kill_at_container:
+            os.kill(process.pid, signal.SIGKILL)
+
+    fake.on_page, fake.on_container = kill, kill_fetching
     try:
         return process.wait(timeout=240)
     finally:
-        fake.on_page = None
+        fake.on_page = fake.on_container = None
 
 
-def test_killed_twice_and_resumed_ends_as_an_uninterrupted_run(fake_filemaker, tmp_path, settings):
+def test_killed_three_times_and_resumed_ends_as_an_uninterrupted_run(
+    fake_filemaker, tmp_path, settings
+):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -76,6 +90,8 @@ def test_killed_twice_and_resumed_ends_as_an_uninterrupted_run(fake_filemaker, t
     assert _import(fake_filemaker, tmp_path, kill_at=4) == -signal.SIGKILL
     assert ImportRun.objects.get().status == ImportRun.Status.RUNNING
     assert _import(fake_filemaker, tmp_path, "--resume", kill_at=14) == -signal.SIGKILL
+    assert _import(fake_filemaker, tmp_path, "--resume", kill_at_container=20) == -signal.SIGKILL
+    assert Document.objects.count() == 0  # the documents batch in flight was lost whole
     report_path = tmp_path / "resumed.json"
     assert _import(fake_filemaker, tmp_path, "--resume", "--report", str(report_path)) == 0
     resumed_rows = snapshot()
