@@ -107,6 +107,59 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_server(
+    *, port: int, workers: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """gunicorn with production settings on a loopback port (benchmarks/capacity.py too)."""
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_STATIC_MANIFEST": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        # Whitenoise's note that collectstatic has not run: the benchmarks ask for no files.
+        "PYTHONWARNINGS": "ignore:No directory at",
+        # DEBUG off refuses the console e-mail backend (nexus/checks.py); nothing is sent here.
+        "EMAIL_URL": "dummymail://",
+        # A loaded machine can take longer than the default 30 s over a worker's first
+        # request (imports, URL resolver); a killed worker would spoil the warm-up.
+        "GUNICORN_TIMEOUT": "120",
+        # Measuring throughput, not the rate limits: high enough never to refuse, and per
+        # second, so each throttle counts one second's window as production counts its minute.
+        "NEXUS_RATE_USER": "100000/s",
+        "NEXUS_RATE_SEARCH": "100000/s",
+        "NEXUS_RATE_ANON": "100000/s",
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "nexus.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def wait_until_up(base: str) -> None:
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(base + "/healthz/", timeout=1)  # noqa: S310 - loopback
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"gunicorn did not answer {base}/healthz/ within 30 s")
+
+
 def headers_for(auth: str | None) -> list[str]:
     """`auth` is "Bearer <token>" for the API or "Cookie: ..." for staff pages."""
     if not auth:
@@ -187,49 +240,10 @@ def main() -> None:
         sys.exit("Set REDIS_URL (redis://…/15): the benchmark measures the production cache.")
     setup_django()
     f = fixtures()
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_STATIC_MANIFEST": "false",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        # DEBUG off refuses the console e-mail backend (nexus/checks.py); nothing is sent here.
-        "EMAIL_URL": "dummymail://",
-        # A loaded machine can take longer than the default 30 s over a worker's first
-        # request (imports, URL resolver); a killed worker would spoil the warm-up.
-        "GUNICORN_TIMEOUT": "120",
-        # Measuring throughput, not the rate limits: high enough never to refuse, and per
-        # second, so the throttles keep a second's history as production keeps its minute's
-        # (a per-minute limit of a million kept and pickled 52-158 KiB per request).
-        "NEXUS_RATE_USER": "100000/s",
-        "NEXUS_RATE_SEARCH": "100000/s",
-        "NEXUS_RATE_ANON": "100000/s",
-    }
     workers = 2 * (os.cpu_count() or 1)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "nexus.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_server(port=port, workers=workers)
     try:
-        for _ in range(50):
-            try:
-                urllib.request.urlopen(base + "/healthz/", timeout=1)  # noqa: S310 - loopback
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_up(base)
         bearer = f"Bearer {f['token']}"
         cookie = f"Cookie: {settings_value('SESSION_COOKIE_NAME')}={f['session']}"
         day_query = f"start_after={f['day_start']}&start_before={f['day_end']}".replace("+", "%2B")
@@ -280,6 +294,9 @@ def main() -> None:
             ceiling = wrk(base, "/healthz/", None, args.duration)
             wrk(base, path, auth, 2)  # warm up connections and caches
             measured = wrk(base, path, auth, args.duration)
+            if not answers_200(base, path, auth):
+                # wrk counts a redirect to the sign-in page as a success.
+                sys.exit(f"{name}: {path} stopped answering 200 during the run (signed out?).")
             ratio = float(measured["rps"]) / float(ceiling["rps"])  # type: ignore[arg-type]
             flag = "" if ratio >= floor else "  BELOW FLOOR"
             if flag:
