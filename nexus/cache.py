@@ -11,11 +11,11 @@ timeout. `/readyz/` still reports the cache as unavailable.
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -30,6 +30,26 @@ _down_until: dict[str, float] = {}
 _lock = threading.Lock()
 
 
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django's client builds a new `redis.Redis` for every cache call, and its constructor
+    (a case-insensitive table of ~200 response callbacks) cost more CPU than the round trip
+    itself: ~0.3 ms a call, four or five calls per API request (issue 16). A `redis.Redis`
+    over a connection pool is safe to share, so one is kept per pool."""
+
+    def __init__(self, servers: list[str], **options: Any) -> None:
+        super().__init__(servers, **options)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        django_client: Any = self  # its private helpers are not in django-stubs
+        index = django_client._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            pool = django_client._get_connection_pool(write)
+            client = self._clients[index] = django_client._client(connection_pool=pool)
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         options = params.setdefault("OPTIONS", {})
@@ -37,7 +57,30 @@ class FailOpenRedisCache(RedisCache):
         options.setdefault("socket_connect_timeout", 0.5)
         options.setdefault("socket_timeout", 1.0)
         super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
         self._server_key = str(server)
+
+    def count_in_window(
+        self, key: str, previous_key: str, timeout: int, version: Any = None
+    ) -> tuple[int, int]:
+        """Add one to the counter `key` (created with `timeout` if new) and read the counter
+        `previous_key`, in one round trip; (1, 0) when Redis is down, so limits fail open.
+        Django's incr() is an EXISTS and an INCRBY, so a rate-limit check cost three round
+        trips with the previous window's GET."""
+        current = self.make_and_validate_key(key, version=version)
+        previous = self.make_and_validate_key(previous_key, version=version)
+
+        def send() -> tuple[int, int]:
+            # MULTI/EXEC: the counter cannot expire between SET NX and INCR and so be left
+            # without a timeout.
+            pipe = self._cache.get_client(write=True).pipeline(transaction=True)
+            pipe.set(current, 0, ex=timeout, nx=True)
+            pipe.incr(current)
+            pipe.get(previous)
+            _, count, before = pipe.execute()
+            return int(count), int(before or 0)
+
+        return self._call("count_in_window", (1, 0), send)
 
     def _call(self, operation: str, fallback: T, call: Callable[[], T]) -> T:
         if time.monotonic() < _down_until.get(self._server_key, 0.0):
@@ -135,3 +178,24 @@ class FailOpenRedisCache(RedisCache):
                 client.delete(*batch)
 
         self._call("clear", None, delete_own_keys)
+
+
+def count_in_window(
+    cache: BaseCache, key: str, previous_key: str, *, timeout: int
+) -> tuple[int, int]:
+    """Count one more in `key` and read `previous_key`: the rate limits' counters. One round
+    trip with Redis; any other cache (local memory in development and tests) takes three."""
+    # Duck-typed: DRF's throttles hold django.core.cache.cache, a proxy to the backend.
+    if hasattr(cache, "count_in_window"):
+        return cast(tuple[int, int], cache.count_in_window(key, previous_key, timeout))
+    try:
+        count = int(cache.incr(key))
+    except ValueError:  # the window's first request
+        if cache.add(key, 1, timeout=timeout):
+            count = 1
+        else:  # another request added it first
+            try:
+                count = int(cache.incr(key))
+            except ValueError:
+                count = 1
+    return count, int(cache.get(previous_key) or 0)

@@ -10,6 +10,7 @@ from rest_framework.throttling import (
     UserRateThrottle,
 )
 
+from nexus.cache import count_in_window
 from nexus.client import client_ip
 
 
@@ -19,11 +20,12 @@ class _Counted(SimpleRateThrottle):
     DRF keeps every request's timestamp of the last window in one cache entry, read,
     unpickled, trimmed, pickled and written back on every request: at a busy user's rate
     that is kilobytes per request (issue 16). Here each window is one integer that the cache
-    increments atomically, and the limit is checked against a sliding estimate: this
+    increments atomically (with Redis, one round trip for the increment and the previous
+    window's read), and the limit is checked against a sliding estimate: this
     window's count plus the previous window's, weighted by how much of it is still inside
     the last `duration` seconds. Bursts across a window edge are refused as DRF refuses
     them. A refused request gives its count back, as DRF does not record refusals. With
-    Redis down, `add` reports success and `get` misses, so limits fail open (nexus/cache.py).
+    Redis down, the counters read as one and zero, so limits fail open (nexus/cache.py).
     """
 
     duration: int  # set by SimpleRateThrottle from the rate
@@ -39,17 +41,9 @@ class _Counted(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         current = f"{self.key}:{window}"
-        try:  # two round trips in the common case: this increment and the previous window
-            count = int(self.cache.incr(current))
-        except ValueError:  # the window's first request (or the cache is down: fail open)
-            if self.cache.add(current, 1, timeout=2 * self.duration):
-                count = 1
-            else:  # another request added it first
-                try:
-                    count = int(self.cache.incr(current))
-                except ValueError:
-                    count = 1
-        previous = int(self.cache.get(f"{self.key}:{window - 1}") or 0)
+        count, previous = count_in_window(
+            self.cache, current, f"{self.key}:{window - 1}", timeout=2 * self.duration
+        )
         self._elapsed = self.now - window * self.duration
         weight = 1 - self._elapsed / self.duration
         if count + previous * weight <= self.num_requests:
