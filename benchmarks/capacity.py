@@ -257,6 +257,7 @@ def report(result: dict[str, Any]) -> None:
 
 def main() -> None:
     args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # long runs: show each count
     counts = list(LADDER) if args.find_max else [int(n) for n in args.users.split(",")]
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL (redis://…/15): sessions and limits must be shared by workers.")
