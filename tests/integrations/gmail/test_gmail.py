@@ -417,6 +417,15 @@ def test_no_token_reaches_the_logs_or_the_admin(
 # --- the staff pages -----------------------------------------------------------------
 
 
+def test_setup_leads_a_practice_admin_to_email_accounts_and_xero(admin_browser):
+    setup = admin_browser.get("/setup/users/").content.decode()
+
+    assert '<a class="button" href="/gmail/">Email accounts</a>' in setup
+    assert '<a class="button" href="/xero/">Xero</a>' in setup
+    assert admin_browser.get("/gmail/").status_code == 200
+    assert admin_browser.get("/xero/").status_code == 200
+
+
 def test_a_clinician_writes_a_letter_to_the_referrer_and_emails_it_from_the_clinic_account(
     client, fake_gmail, connect, committed, local_media
 ):
