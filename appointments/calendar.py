@@ -74,6 +74,9 @@ class Column:
     time_off: list[Placed] = field(default_factory=list)
     appointments: list[PlacedAppointment] = field(default_factory=list)
     free: list[FreeSlot] = field(default_factory=list)
+    # The free times and appointments as markup (appointments/calendar_html.py).
+    free_html: str = ""
+    appointments_html: str = ""
 
 
 @dataclass

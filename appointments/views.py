@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
+from appointments.calendar_html import calendar_cells_html
 from appointments.forms import (
     SCOPE_FOLLOWING,
     BookingForm,
@@ -100,6 +101,10 @@ def calendar(request: StaffRequest) -> HttpResponse:
         clinician_ids=chosen,
         show_cancelled=show_cancelled,
     )
+    movable = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
+    calendar_cells_html(
+        page, for_patient_id=for_patient.pk if for_patient else None, movable=movable
+    )
     shown = [p.appointment for column in page.columns for p in column.appointments]
     audit_read(request=request, records=shown, view="calendar")
     step = timedelta(days=days)
@@ -126,7 +131,6 @@ def calendar(request: StaffRequest) -> HttpResponse:
             {"clinic": clinic.pk, "date": day.isoformat(), "clinician": chosen}, doseq=True
         ),
         "show_cancelled": show_cancelled,
-        "movable": (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
         "row_px": ROW_PX,
         "row_minutes": ROW_MINUTES,
     }
