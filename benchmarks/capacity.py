@@ -126,7 +126,6 @@ def staff_mix(f: dict[str, Any]) -> list[dict[str, Any]]:
 
 def mix_fixtures(*, sessions: int) -> dict[str, Any]:
     """Ids from the seeded practice, and one signed-in staff session per simulated user."""
-    from django.test import Client
     from django.utils import timezone
 
     from accounts.models import User
@@ -158,13 +157,32 @@ def mix_fixtures(*, sessions: int) -> dict[str, Any]:
     online = AppointmentType.objects.filter(bookable_online=True, is_active=True)
     f["online_type"] = online.order_by("duration_minutes", "name").values_list("pk", flat=True)[0]
     user = User.objects.get(email="reception@nexus.test")
-    f["sessions"] = [f["session"]]
-    cookie = settings_value("SESSION_COOKIE_NAME")
-    while len(f["sessions"]) < sessions:
-        browser = Client()
-        browser.force_login(user)
-        f["sessions"].append(browser.cookies[cookie].value)
+    f["sessions"] = [f["session"], *(signed_in_session(user) for _ in range(sessions - 1))]
     return f
+
+
+def signed_in_session(user: Any) -> str:
+    """A session signed in as `user`, as Client.force_login leaves it, without the sign-in
+    signals (a thousand of those take minutes on a busy machine)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        load_backend,
+    )
+
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    # The first backend that can load a user, as force_login picks it (axes' cannot).
+    session[BACKEND_SESSION_KEY] = next(
+        path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user")
+    )
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return str(session.session_key)
 
 
 def warm_up(*, base: str, f: dict[str, Any], rounds: int) -> None:

@@ -68,8 +68,11 @@ class StaffUser(FastHttpUser):
         ) as response:
             # A signed-out session answers 302 to the sign-in page (204 + HX-Redirect for
             # htmx): both would look like quick successes, so anything but 200 is an error.
-            if response.status_code != 200:
-                where = response.headers.get("Location") or response.headers.get("HX-Redirect")
+            if not response.status_code:  # no answer at all: refused, reset, timed out
+                response.failure(f"no answer: {response.error!r}")
+            elif response.status_code != 200:
+                headers = response.headers or {}
+                where = headers.get("Location") or headers.get("HX-Redirect")
                 response.failure(f"{response.status_code} {where or ''}".strip())
             elif kind["marker"] and kind["marker"].encode() not in (response.content or b""):
                 response.failure(f"200 without {kind['marker']!r}")
