@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import dateformat
 
@@ -130,16 +130,14 @@ def calendar_page(
     )
     if clinician_ids:
         clinicians = clinicians.filter(pk__in=clinician_ids)
-    clinician_list: list[Any] = list(  # Clinicians, each with .hours_here at this clinic
-        clinicians.prefetch_related(
-            Prefetch(
-                "working_hours",
-                queryset=WorkingHours.objects.filter(clinic=clinic),
-                to_attr="hours_here",
-            )
-        )
-    )
+    clinician_list: list[Any] = list(clinicians)  # each given .hours_here at this clinic
     ids = [c.pk for c in clinician_list]
+    # As prefetch_related("working_hours") would, without its per-request machinery.
+    hours_of: dict[int, list[WorkingHours]] = {pk: [] for pk in ids}
+    for block in WorkingHours.objects.filter(clinic=clinic, clinician_id__in=ids):
+        hours_of[block.clinician_id].append(block)
+    for clinician in clinician_list:
+        clinician.hours_here = hours_of[clinician.pk]
     leave = list(
         TimeOff.objects.filter(clinician_id__in=ids, start__lt=window_end, end__gt=window_start)
         .filter(Q(clinic=clinic) | Q(clinic__isnull=True))

@@ -62,9 +62,11 @@ VIEWS = {"day": 1, "week": 7}
 BOOKING_QUERY = ("clinician", "appointment_type", "date", "time", "notes")
 
 
-def _clinic(request: StaffRequest, chosen: str | None = None) -> Clinic:
+def _clinic(
+    request: StaffRequest, chosen: str | None = None, among: list[Clinic] | None = None
+) -> Clinic:
     asked = request.GET.get("clinic", "") if chosen is None else chosen
-    clinic = clinic_chosen(session=request.session, chosen=asked)
+    clinic = clinic_chosen(session=request.session, chosen=asked, among=among)
     if clinic is None:
         raise Http404("No clinic is open.")
     return clinic
@@ -79,7 +81,8 @@ def calendar_url(clinic: Clinic, day: date, view: str = "day", **extra: Any) -> 
 @login_required
 @permission_required("appointments.view_appointment", raise_exception=True)
 def calendar(request: StaffRequest) -> HttpResponse:
-    clinic = _clinic(request)
+    clinics = list(clinics_open())  # the menu's choices, and the clinic shown among them
+    clinic = _clinic(request, among=clinics)
     view = request.GET.get("view", "day")
     days = VIEWS.get(view, 1)
     today = timezone.localdate(timezone=clinic.tz)
@@ -123,7 +126,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
         "day_url": calendar_url(clinic, day, "day", **extra),
         "week_url": calendar_url(clinic, day, "week", **extra),
         "for_patient": for_patient,
-        "clinics": clinics_open(),
+        "clinics": clinics,
         "chosen": chosen,
         "column_count": len(page.columns),
         "sheet_url": f"{reverse('appointments:day_sheet')}?"

@@ -1,5 +1,7 @@
 """Reads about clinics and clinicians for staff pages."""
 
+from collections.abc import Sequence
+
 from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import Q, QuerySet
 
@@ -15,18 +17,28 @@ def clinics_open() -> QuerySet[Clinic]:
     return Clinic.objects.filter(is_active=True).order_by("name")
 
 
-def clinic_chosen(*, session: SessionBase, chosen: str = "") -> Clinic | None:
+def clinic_chosen(
+    *, session: SessionBase, chosen: str = "", among: Sequence[Clinic] | None = None
+) -> Clinic | None:
     """The clinic a staff page (dashboard, calendar, day sheet) is about: the one asked for
     (remembered for the session), else the one chosen earlier in the session, else the
-    first active clinic. None when no clinic is open."""
-    clinics = clinics_open()
+    first active clinic. None when no clinic is open. A page that lists the open clinics
+    anyway passes them as `among` (`list(clinics_open())`) and saves the queries."""
     # Ids beyond a 32-bit key are nobody (and would overflow the database's integer).
-    asked = chosen.isdigit() and len(chosen) < 10
-    clinic = clinics.filter(pk=chosen).first() if asked else None
+    asked = chosen.isdecimal() and len(chosen) < 10
     remembered = session.get(CLINIC_SESSION_KEY)
-    if clinic is None and isinstance(remembered, int):
-        clinic = clinics.filter(pk=remembered).first()
-    clinic = clinic or clinics.first()
+    if among is not None:
+        by_pk = {c.pk: c for c in among}
+        clinic = by_pk.get(int(chosen)) if asked else None
+        if clinic is None and isinstance(remembered, int):
+            clinic = by_pk.get(remembered)
+        clinic = clinic or next(iter(among), None)
+    else:
+        clinics = clinics_open()
+        clinic = clinics.filter(pk=chosen).first() if asked else None
+        if clinic is None and isinstance(remembered, int):
+            clinic = clinics.filter(pk=remembered).first()
+        clinic = clinic or clinics.first()
     if clinic is not None and remembered != clinic.pk:
         session[CLINIC_SESSION_KEY] = clinic.pk
     return clinic
