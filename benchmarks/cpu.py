@@ -45,11 +45,13 @@ def cases(f: dict[str, str]) -> list[tuple[str, str, bool]]:
         ("API patient retrieve", f"/api/v1/patients/{f['patient']}/", False),
         ("API patient list (25)", "/api/v1/patients/", False),
         ("API search 'smi'", "/api/v1/patients/?search=smi", False),
+        ("API search by phone", "/api/v1/patients/?search=0412", False),
         (
             "API clinician day schedule",
             f"/api/v1/appointments/?clinician={f['clinician']}&{day}&page_size=50",
             False,
         ),
+        ("API appointment list (25)", "/api/v1/appointments/", False),
         ("UI calendar day, 3 clinicians", f"{calendar}&view=day{f['three']}", True),
         ("UI calendar week, 1 clinician", f"{calendar}&view=week&clinician={f['clinician']}", True),
         ("UI patient search (htmx)", "/patients/?q=smi", True),

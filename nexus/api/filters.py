@@ -4,7 +4,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django.http import QueryDict
-from django_filters import Filter
+from django_filters import Filter, utils
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
@@ -56,12 +56,17 @@ class FilterBackend(DjangoFilterBackend):
             # One object by its id: the list's filters are not part of this route (the
             # schema documents none), and building their form cost every read ~0.3 ms.
             return queryset
+        # DjangoFilterBackend.filter_queryset, on the one filterset: building a second (as
+        # calling super() did) deep-copies every filter and its form field again.
         filterset = self.get_filterset(request, queryset, view)
-        if filterset is not None:
-            errors = _loose_values(filterset.filters, request.query_params)
-            if errors:
-                raise exceptions.ValidationError(errors)
-        return super().filter_queryset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        errors = _loose_values(filterset.filters, request.query_params)
+        if errors:
+            raise exceptions.ValidationError(errors)
+        if not filterset.is_valid() and self.raise_exception:
+            raise utils.translate_validation(filterset.errors)
+        return filterset.qs
 
 
 def _loose_values(declared: dict[str, Filter], params: QueryDict) -> dict[str, list[str]]:
