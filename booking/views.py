@@ -129,6 +129,7 @@ def directory(request: HttpRequest) -> HttpResponse:
                 appointment_type=service,
                 start_date=today,
                 end_date=today + timedelta(days=DAYS_AHEAD),
+                now=_earliest_online(),
             )[:NEXT_TIMES]
             if service
             else []

@@ -2,11 +2,15 @@
 the shortest one, and each time names its clinic (issue 10.9)."""
 
 import re
-from datetime import time
+from datetime import time, timedelta
+from html import unescape
+from urllib.parse import unquote
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from nexus.dates import parse_aware_datetime
 from tests.factories import (
     AppointmentTypeFactory,
     ClinicFactory,
@@ -63,6 +67,27 @@ def test_the_chosen_service_gives_times_it_fits_and_each_names_its_clinic(
     # One hour-long consult a day fits in 09:00-10:00, so each time is 9:00 AM.
     times = re.findall(r"(\d+:\d\d [AP]M) <span class=\"slot-clinic\">· ([^<]+)</span>", page)
     assert times and all(t == ("9:00 AM", clinic.name) for t in times)
+
+
+def test_the_directory_offers_only_times_past_the_minimum_notice(
+    client: Client, two_services, settings
+):
+    # Given three days' notice, so today's and the next two days' 9:00 AM are too soon
+    # whatever the hour the test runs (the directory listed them, and a click said "too soon")
+    settings.NEXUS_BOOKING_MIN_NOTICE_MINUTES = 3 * 24 * 60
+    _, _, _, consult = two_services
+
+    page = client.get("/book/", {"type": consult.pk}).content.decode()
+
+    links = [unescape(link) for link in slot_links(page)]
+    starts = [
+        parse_aware_datetime(unquote(s)) for s in re.findall(r"start=([^&]+)", "&".join(links))
+    ]
+    earliest = timezone.now() + timedelta(days=3)
+    assert len(starts) == 3 and all(start > earliest for start in starts)
+    # And the first one can be chosen: it opens the details form, not "too soon"
+    chosen = client.get(links[0])
+    assert chosen.status_code == 200 and "too soon" not in chosen.content.decode()
 
 
 def test_the_details_form_tells_browsers_and_phones_what_each_field_is(client: Client):
