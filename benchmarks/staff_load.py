@@ -25,6 +25,8 @@ plan: dict[str, Any] = json.load(sys.stdin)
 KINDS: list[dict[str, Any]] = plan["kinds"]
 SESSIONS: list[str] = plan["sessions"]
 numbering = itertools.count()
+# Requests sent and answered (gevent switches only on I/O, so plain counters are safe).
+progress = {"sent": 0, "answered": 0}
 
 
 class StaffUser(FastHttpUser):
@@ -59,6 +61,7 @@ class StaffUser(FastHttpUser):
             headers["Authorization"] = f"Bearer {plan['token']}"
         if kind["htmx"]:
             headers["HX-Request"] = "true"
+        progress["sent"] += 1
         with self.client.get(
             random.choice(kind["paths"]),
             name=kind["name"],
@@ -71,11 +74,12 @@ class StaffUser(FastHttpUser):
             if not response.status_code:  # no answer at all: refused, reset, timed out
                 response.failure(f"no answer: {response.error!r}")
             elif response.status_code != 200:
-                headers = response.headers or {}
-                where = headers.get("Location") or headers.get("HX-Redirect")
+                answer = response.headers or {}
+                where = answer.get("Location") or answer.get("HX-Redirect")
                 response.failure(f"{response.status_code} {where or ''}".strip())
             elif kind["marker"] and kind["marker"].encode() not in (response.content or b""):
                 response.failure(f"200 without {kind['marker']!r}")
+        progress["answered"] += 1
 
 
 def main() -> None:
@@ -97,8 +101,12 @@ def main() -> None:
         gevent.sleep(0.2)
     wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     machine_share = _share(machine, machine_busy())
+    # Requests not yet answered count in no figure: a server that answers a few quickly and
+    # leaves the rest waiting would look healthy, so the run reports how many still wait.
+    waiting = progress["sent"] - progress["answered"]
     runner.quit()
-    print(json.dumps(results(environment, wall=wall, cpu=cpu, machine=machine_share)))
+    figures = results(environment, wall=wall, cpu=cpu, machine=machine_share)
+    print(json.dumps({**figures, "waiting_at_end": waiting}))
 
 
 def results(environment: Environment, *, wall: float, cpu: float, machine: float | None) -> dict:
