@@ -82,3 +82,27 @@ def test_the_documents_panel_filters_by_category_and_hides_from_outsiders(ada, l
 
 def _named(content: bytes, name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content)
+
+
+# A chart with a dozen appointments each way, as measured when this was set (issue 16).
+CHART_QUERIES, CHART_BYTES = 11, 13_000  # 11.0 kB measured
+
+
+def test_the_chart_costs_the_same_queries_however_long_the_history(
+    ada, local_media, django_assert_max_num_queries
+):
+    client = signed_in("reception")
+    soon = timezone.now() + timedelta(days=3)
+    AppointmentFactory(patient=ada, start=soon)
+    client.get(f"/patients/{ada.pk}/")  # warm the session and permission caches
+    with django_assert_max_num_queries(CHART_QUERIES) as few:
+        client.get(f"/patients/{ada.pk}/")
+
+    for days in range(1, 13):
+        AppointmentFactory(patient=ada, start=soon + timedelta(days=days))
+        AppointmentFactory(patient=ada, start=soon - timedelta(days=30 + days))
+    with django_assert_max_num_queries(CHART_QUERIES) as many:
+        response = client.get(f"/patients/{ada.pk}/")
+
+    assert len(many) == len(few)
+    assert len(response.content) <= CHART_BYTES
