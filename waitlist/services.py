@@ -471,14 +471,27 @@ def waitlist_offers_lapse(*, now: datetime | None = None, limit: int = 500) -> i
 
 
 def waitlist_time_offer(
-    *, clinician_id: int, clinic_id: int, start: datetime, end: datetime
+    *,
+    clinician_id: int,
+    clinic_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
 ) -> int:
-    """The task's body: look the rows up, offer the time; answers how many offers went out."""
+    """The task's body: look the rows up, offer the time; answers how many offers went out.
+    A time that has already begun (a no-show, marked after the start) offers what is left
+    of it, from the next start on the clinician's grid."""
+    now = now or timezone.now()
+    if start <= now < end:
+        return waitlist_window_offer(
+            clinician_id=clinician_id, clinic_id=clinic_id, start=start, end=end, now=now
+        )
     clinician = Clinician.objects.filter(pk=clinician_id).first()
     clinic = Clinic.objects.filter(pk=clinic_id).first()
     if clinician is None or clinic is None:
         return 0
-    return len(waitlist_offer_time(clinician=clinician, clinic=clinic, start=start, end=end))
+    offers = waitlist_offer_time(clinician=clinician, clinic=clinic, start=start, end=end, now=now)
+    return len(offers)
 
 
 # A window that came free all at once (time off removed) is offered from the start of each
@@ -541,7 +554,11 @@ def waitlist_window_offer(
                 if first is not None:
                     offered += len(
                         waitlist_offer_time(
-                            clinician=clinician, clinic=clinic, start=first, end=stretch_end
+                            clinician=clinician,
+                            clinic=clinic,
+                            start=first,
+                            end=stretch_end,
+                            now=now,
                         )
                     )
     return offered
