@@ -28,8 +28,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     @admin.display(description="patient id", ordering="patient_id")
-    def patient_ref(self, event: AuditEvent) -> int | None:
-        return event.patient_id
+    def patient_ref(self, event: AuditEvent) -> str | None:
+        # A page of several patients lists their ids.
+        if event.patient_ids:
+            return " ".join(str(p) for p in event.patient_ids)
+        return None if event.patient_id is None else str(event.patient_id)
 
     # The trail is evidence: nobody adds, edits or deletes it, superusers included.
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -72,6 +72,17 @@ class AuditEvent(models.Model):
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
+    # A page that shows many records (a calendar day, a list, search results) is one event:
+    # `object_ids` lists the records shown, in page order, and `patient_ids` the patients
+    # they belong to when there is more than one (with one, `patient` names them). Both stay
+    # empty on single-record events, so rows written before these columns keep their
+    # content, MAC and hash. On PostgreSQL a GIN index answers "who saw this patient" over
+    # `patient_ids` as the (patient, occurred_at) index does over `patient`
+    # (audit/selectors.py).
+    object_ids = models.JSONField(default=list, blank=True, help_text="Records a page showed.")
+    patient_ids = models.JSONField(
+        default=list, blank=True, help_text="Patients a page showed, when more than one."
+    )
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.SUCCESS)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
@@ -117,7 +128,7 @@ class AuditEvent(models.Model):
         return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
     def _content(self) -> dict[str, Any]:
-        return {
+        content: dict[str, Any] = {
             "at": self.occurred_at.isoformat(),
             "actor": self.actor_id,
             "token": self.token_id,
@@ -131,3 +142,10 @@ class AuditEvent(models.Model):
             "request": self.request_id,
             "detail": self.detail,
         }
+        # Only when present: an event without lists hashes exactly as it did before they
+        # existed, and one with them cannot have a list emptied or edited unnoticed.
+        if self.object_ids:
+            content["objects"] = self.object_ids
+        if self.patient_ids:
+            content["patients"] = self.patient_ids
+        return content

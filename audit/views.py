@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from audit.models import AuditEvent
-from audit.services import Target, audit_read, audit_record
+from audit.selectors import auditevent_for_patient
+from audit.services import MIXED_KINDS, Target, audit_read, audit_record
 from nexus.dates import parse_date
 from patients.models import Patient
 
@@ -50,11 +51,14 @@ def patient_access(request: HttpRequest, patient_id: int) -> HttpResponse:
     # Showing the name on this page is itself a read of the record.
     audit_read(request=request, records=[patient], view="access_log")
     events = (
-        AuditEvent.objects.filter(patient=patient)
+        auditevent_for_patient(patient_id=patient.pk)
         .select_related("actor")
         .order_by("-occurred_at", "-id")
     )
-    context = {"patient": patient, "page": _page(request, events)}
+    page = _page(request, events)
+    for event in page.events:
+        event.record_label = _record_label(event.object_type)  # type: ignore[attr-defined]
+    context = {"patient": patient, "page": page}
     return render(request, "audit/patient_access.html", context)
 
 
@@ -114,6 +118,8 @@ CSV_LIMIT = 50_000  # rows in one export; narrow the dates for more
 
 def _record_label(object_type: str) -> str:
     """'patients.patient' -> 'Patient', 'notes.clinicalnote' -> 'Clinical note'."""
+    if object_type == MIXED_KINDS:
+        return "Records"
     try:
         model = apps.get_model(object_type)
     except (LookupError, ValueError):
@@ -154,8 +160,9 @@ def _csv(request: HttpRequest, events: QuerySet[AuditEvent], filters: dict) -> H
                 e.get_action_display(),
                 e.outcome,
                 _record_label(e.object_type),
-                e.object_id,
-                e.patient_id or "",
+                # A page of records is one event: its ids, space-separated.
+                e.object_id or " ".join(e.object_ids),
+                e.patient_id or " ".join(str(p) for p in e.patient_ids),
                 e.ip or "",
             ]
         )

@@ -45,11 +45,8 @@ def test_reception_sees_the_clinics_day_and_who_has_arrived(today_at):
     assert response.status_code == 200
     assert response.context["appointments"] == [arrived, booked]
     assert response.context["arrived"] == [arrived]
-    shown = AuditEvent.objects.filter(actor=reception, detail__view="dashboard")
-    assert set(shown.values_list("patient_id", flat=True)) == {
-        arrived.patient_id,
-        booked.patient_id,
-    }
+    [shown] = AuditEvent.objects.filter(actor=reception, detail__view="dashboard")
+    assert set(shown.patient_ids) == {arrived.patient_id, booked.patient_id}
 
 
 def test_a_clinician_sees_their_own_day_and_their_unsigned_notes(today_at):

@@ -1,7 +1,12 @@
+from typing import Any
+
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from django_filters.constants import EMPTY_VALUES
 from rest_framework import mixins, serializers, viewsets
 
 from audit.models import AuditEvent
+from audit.selectors import auditevent_for_patient
 from nexus.api.filters import AwareDateTimeFilter, IdFilter
 from nexus.api.pagination import CursorPagination
 
@@ -18,6 +23,8 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
             "object_type",
             "object_id",
             "patient",
+            "object_ids",
+            "patient_ids",
             "outcome",
             "ip",
             "user_agent",
@@ -27,8 +34,17 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         ]
 
 
+class PatientEventsFilter(IdFilter):
+    """Events about a patient: naming them, or listing them among a page's patients."""
+
+    def filter(self, qs: QuerySet[AuditEvent], value: Any) -> QuerySet[AuditEvent]:
+        if value in EMPTY_VALUES:
+            return qs
+        return qs & auditevent_for_patient(patient_id=int(value))
+
+
 class AuditEventFilter(filters.FilterSet):
-    patient = IdFilter("patient", label="Who accessed this patient's record")
+    patient = PatientEventsFilter("patient", label="Who accessed this patient's record")
     actor = IdFilter("actor", label="What this staff member accessed")
     occurred_after = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="lt")

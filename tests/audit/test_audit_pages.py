@@ -38,6 +38,23 @@ def test_an_admin_sees_who_accessed_a_record_and_that_look_is_recorded(
     ).exists()
 
 
+def test_the_access_page_lists_pages_that_showed_the_patient_among_others(
+    admin_browser, reception_api, reception_user
+):
+    # Given reception listed all patients (one event), then read another patient alone
+    patient, other, unseen = PatientFactory.create_batch(3)
+    reception_api.get("/api/v1/patients/")
+    reception_api.get(f"/api/v1/patients/{other.pk}/")
+
+    # When an admin opens the patient's access history
+    response = admin_browser.get(f"/audit/patients/{patient.pk}/")
+
+    # Then it shows the list read, and not the other patient's own read
+    [listed] = [e for e in response.context["page"].events if e.actor_id == reception_user.pk]
+    assert listed.patient_ids == sorted([patient.pk, other.pk, unseen.pk])
+    assert "(3 shown)" in response.content.decode()
+
+
 def test_an_admin_sees_one_persons_activity(admin_browser, reception_api, reception_user):
     patient = PatientFactory()
     reception_api.get(f"/api/v1/patients/{patient.pk}/")

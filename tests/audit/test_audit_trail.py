@@ -66,13 +66,16 @@ def test_every_patient_detail_read_is_audited_once(
     assert [(e.action, e.patient_id) for e in events()] == [("read", ada.pk)]
 
 
-def test_a_list_page_records_each_patient_shown(reception_api, ada):
+def test_a_list_page_is_one_event_naming_each_patient_shown(reception_api, ada):
     other = PatientFactory()
 
-    reception_api.get("/api/v1/patients/")
+    response = reception_api.get("/api/v1/patients/")
 
-    assert sorted(e.patient_id for e in events()) == sorted([ada.pk, other.pk])
-    assert {e.action for e in events()} == {"read"}
+    [event] = events()
+    shown = [row["id"] for row in response.json()["results"]]
+    assert (event.action, event.object_type, event.patient_id) == ("read", "patients.patient", None)
+    assert event.object_ids == [str(pk) for pk in shown]
+    assert event.patient_ids == sorted([ada.pk, other.pk])
 
 
 def test_a_search_is_recorded_without_its_text(reception_api, ada):
@@ -307,6 +310,25 @@ def test_admins_read_who_accessed_a_record(admin_api, reception_api, reception_u
     assert row["action"] == "read"
 
 
+def test_who_accessed_a_record_includes_the_lists_that_showed_it(
+    admin_api, reception_api, reception_user, ada
+):
+    # Given reception listed every patient (one event naming several) and another patient
+    # was read on their own
+    other = PatientFactory()
+    reception_api.get("/api/v1/patients/")
+    reception_api.get(f"/api/v1/patients/{other.pk}/")
+
+    # When an admin asks who accessed Ada's record
+    response = admin_api.get("/api/v1/audit-events/", {"patient": ada.pk})
+
+    # Then the list is there, naming Ada among the patients it showed, and nothing else
+    [row] = response.json()["results"]
+    assert (row["actor"], row["action"], row["patient"]) == (reception_user.pk, "read", None)
+    assert row["patient_ids"] == sorted([ada.pk, other.pk])
+    assert str(ada.pk) in row["object_ids"]
+
+
 def test_reception_cannot_read_the_audit_trail(reception_api):
     assert reception_api.get("/api/v1/audit-events/").status_code == 403
 
@@ -327,14 +349,15 @@ def admin_client_for(db):
     return client
 
 
-def test_the_admin_list_records_each_patient_shown(admin_client_for, ada):
+def test_the_admin_list_records_the_patients_shown_in_one_event(admin_client_for, ada):
     other = PatientFactory()
 
     admin_client_for.get("/admin/patients/patient/", {"q": "Zzyzx"})
     admin_client_for.get("/admin/patients/patient/")
 
-    assert [(e.action, e.patient_id) for e in events()[:1]] == [("search", ada.pk)]
-    assert sorted(e.patient_id for e in events()[1:]) == sorted([ada.pk, other.pk])
+    searched, listed = events()
+    assert (searched.action, searched.patient_id) == ("search", ada.pk)
+    assert (listed.action, listed.patient_ids) == ("read", sorted([ada.pk, other.pk]))
     assert all(e.detail == {"view": "admin"} for e in events())
 
 

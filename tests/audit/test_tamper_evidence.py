@@ -217,3 +217,61 @@ def test_a_forged_checkpoint_is_detected(patient, rf):
         handle.write(json.dumps(forged))
 
     _verify_fails("signature")
+
+
+def _read_page(patients, rf) -> None:
+    audit_record(
+        request=rf.get("/"),
+        action=AuditEvent.Action.READ,
+        targets=[Target("patients.patient", str(p.pk), p.pk) for p in patients],
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("patient_ids", "remove"), ("patient_ids", "empty"), ("object_ids", "remove")],
+)
+def test_editing_a_pages_list_of_patients_is_detected(column, value, rf):
+    # Given a sealed page read of three patients between two other events
+    patients = PatientFactory.create_batch(3)
+    _read(patients[0], rf)
+    _read_page(patients, rf)
+    _read(patients[0], rf)
+    audit_seal()
+    page = AuditEvent.objects.get(seq=2)
+    assert len(getattr(page, column)) == 3
+
+    # When a superuser hides that one of them was shown
+    edited = [] if value == "empty" else getattr(page, column)[1:]
+    _as_superuser_without_triggers()
+    AuditEvent.objects.filter(pk=page.pk).update(**{column: edited})
+
+    # Then the verifier names that event
+    assert audit_chain_verify().first_broken_id == page.pk
+    _verify_fails(f"broken at event {page.pk}")
+
+
+def test_editing_an_unsealed_pages_list_is_detected(rf):
+    patients = PatientFactory.create_batch(2)
+    _read_page(patients, rf)
+    page = AuditEvent.objects.get()
+
+    _as_superuser_without_triggers()
+    AuditEvent.objects.filter(pk=page.pk).update(patient_ids=[patients[0].pk])
+
+    report = audit_chain_verify()
+    assert (report.first_broken_id, report.reason) == (
+        page.pk,
+        "content does not match its MAC (unsealed)",
+    )
+
+
+@requires_postgres
+def test_postgres_refuses_an_update_of_a_pages_list(rf):
+    patients = PatientFactory.create_batch(2)
+    _read_page(patients, rf)
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.update(patient_ids=[])
+
+    assert AuditEvent.objects.get().patient_ids == sorted(p.pk for p in patients)
