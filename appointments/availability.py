@@ -8,15 +8,20 @@ only in the length they need to fit and where they start looking.
 """
 
 import bisect
+import secrets
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from appointments.holds import live_holds
-from appointments.models import Appointment
-from clinicians.models import Clinic, TimeOff, WorkingHours
+from appointments.models import Appointment, AppointmentType, SlotHold
+from clinicians.models import Clinic, Clinician, Discipline, TimeOff, WorkingHours
 
 # Start times sit on this grid counted from the start of a working-hours block, so a
 # 45-minute type can still be offered at 09:15 after a 30-minute appointment from 08:45.
@@ -171,3 +176,72 @@ def open_blocks(
             )
         day += timedelta(days=1)
     return blocks
+
+
+# What cached free times (booking/next_times.py) are checked against: a generation for
+# everyone and one per clinician, each a random token in the cache that any change to what
+# the engine reads replaces. A cached answer carries the tokens it was computed under, read
+# before its queries, so a change committed after those reads leaves it stale and unused.
+GENERATION_KEY = "availability:generation"
+
+
+def generation_key(clinician_id: int | None) -> str:
+    return GENERATION_KEY if clinician_id is None else f"{GENERATION_KEY}:{clinician_id}"
+
+
+def availability_changed(*, clinician_id: int | None = None) -> None:
+    """This clinician's free time (everyone's, when None) may have moved: retire what is
+    cached. Once now, for a reader in this same transaction, and again after the commit,
+    since a reader between the two can cache what it saw before the change was visible."""
+    key = generation_key(clinician_id)
+
+    def replace() -> None:
+        cache.set(key, secrets.token_hex(8), timeout=None)
+
+    replace()
+    transaction.on_commit(replace)
+
+
+def generations(values: dict[str, Any], clinician_ids: Iterable[int]) -> dict[int | None, str]:
+    """The current tokens, from a `get_many` that asked for their keys, with any that were
+    missing (never changed, or the cache was emptied) created now. `add` rather than `set`:
+    a change that replaces a token between our read and this write must win."""
+    found: dict[int | None, str] = {}
+    for clinician_id in [None, *clinician_ids]:
+        key = generation_key(clinician_id)
+        token = values.get(key)
+        if token is None:
+            token = secrets.token_hex(8)
+            if not cache.add(key, token, timeout=None):
+                token = cache.get(key) or ""  # "" matches nothing cached under a token
+        found[clinician_id] = token
+    return found
+
+
+def _clinician_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    availability_changed(clinician_id=instance.clinician_id)
+
+
+def _everyone_changed(sender: Any, **kwargs: Any) -> None:
+    availability_changed()
+
+
+def watch_for_changes() -> None:
+    """Every write through the ORM to what the engine reads retires cached free times.
+    Receivers rather than calls in each service, unlike the rest of Nexus: a cache that a
+    forgotten write site (an admin form, a new service, a test factory) leaves stale would
+    offer a time that is gone, and these models are written from many places. Queryset
+    `update()` and bulk inserts send no signals; the cached entries' short lifetime bounds
+    those (the FileMaker import), and services that move time also call in directly."""
+    for model in (Appointment, SlotHold, TimeOff, WorkingHours):
+        post_save.connect(_clinician_changed, sender=model, dispatch_uid=f"availability.{model}")
+        post_delete.connect(_clinician_changed, sender=model, dispatch_uid=f"availability-{model}")
+    # Rare and practice-wide: a clinician listed or not, a clinic closed, a type's length,
+    # the names the directory's filters show.
+    for setup in (Clinician, Clinic, AppointmentType, Discipline):
+        post_save.connect(_everyone_changed, sender=setup, dispatch_uid=f"availability.{setup}")
+        post_delete.connect(_everyone_changed, sender=setup, dispatch_uid=f"availability-{setup}")
+    for through in (Clinician.clinics.through, Clinician.disciplines.through):
+        m2m_changed.connect(
+            _everyone_changed, sender=through, dispatch_uid=f"availability.{through}"
+        )

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from appointments.availability import availability_changed
 from appointments.holds import check_not_held, clinician_schedule_lock
 from appointments.models import (
     MAX_APPOINTMENT_LENGTH,
@@ -260,6 +261,9 @@ def _time_freed(
     """A time came free: once this transaction commits, the waitlist offers it by SMS."""
     from waitlist.services import waitlist_time_freed_later  # the waitlist builds on this
 
+    # The save's own signal names the appointment's clinician now; a move to another
+    # clinician frees the first one's time too.
+    availability_changed(clinician_id=clinician_id or appointment.clinician_id)
     waitlist_time_freed_later(
         clinician_id=clinician_id or appointment.clinician_id,
         clinic_id=clinic_id or appointment.clinic_id,

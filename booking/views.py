@@ -10,16 +10,22 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as format_date
+from django.utils.dateformat import time_format as format_time
 from django.views.decorators.http import require_http_methods
 
+from appointments.availability import generation_key, generations
 from appointments.holds import SlotHeld
 from appointments.ics import appointment_ics
 from appointments.links import appointment_from_link_token, appointment_link_token
@@ -37,6 +43,7 @@ from appointments.online import (
 from appointments.selectors import Slot, clinician_availability
 from audit.services import audit_change
 from booking.forms import PatientDetailsForm
+from booking.next_times import ENTRY_SECONDS, cached_slots
 from booking.verification import (
     PendingBooking,
     verification_check,
@@ -99,56 +106,154 @@ def _limited(request: HttpRequest, scope: str, limit: int) -> HttpResponse | Non
     return rate_limited(request, scope=f"booking:{scope}", limit=limit, per_seconds=60)
 
 
+@dataclass(frozen=True)
+class Offer:
+    """What the public pages offer: the services and the filters' choices. It changes only
+    with the practice's setup, so it is kept under the availability generation that every
+    such change replaces (appointments.availability), not read on every visit."""
+
+    types: list[AppointmentType]
+    clinics: list[Clinic]  # active, with a listed clinician
+    disciplines: list[Discipline]
+
+
+OFFER_KEY = "booking:offer"
+
+
+def _offer() -> Offer:
+    values = cache.get_many([generation_key(None), OFFER_KEY])
+    token = generations(values, [])[None]
+    cached = values.get(OFFER_KEY)
+    if cached is not None and cached[0] == token:
+        return cast(Offer, cached[1])
+    offer = Offer(
+        types=list(_bookable_types()),
+        clinics=list(
+            Clinic.objects.filter(is_active=True, clinicians__listed_publicly=True).distinct()
+        ),
+        disciplines=list(Discipline.objects.filter(clinicians__listed_publicly=True).distinct()),
+    )
+    cache.set(OFFER_KEY, (token, offer), timeout=ENTRY_SECONDS)
+    return offer
+
+
+@dataclass(frozen=True)
+class Card:
+    """One clinician in the directory. Its text is cached with the setup (a listing, a name
+    or a discipline changes it, and the practice-wide generation with it), and its links are
+    made here rather than by template tags: the page lists up to 30 clinicians with three
+    times each, for anyone, often."""
+
+    pk: int
+    name: str
+    about: str  # disciplines · clinics
+    accepting: bool
+
+
+@dataclass(frozen=True)
+class Listed:
+    card: Card
+    href: str
+    times: list[tuple[str, str, str]]  # (link, "Fri 4 Dec, 9:00 AM", clinic name)
+
+
+def _card_key(pk: int) -> str:
+    return f"booking:card:{pk}"
+
+
+def _cards(ids: list[int]) -> dict[int, Card]:
+    values = cache.get_many([generation_key(None), *map(_card_key, ids)])
+    token = generations(values, [])[None]
+    cards: dict[int, Card] = {}
+    for pk in ids:
+        cached = values.get(_card_key(pk))
+        if cached is not None and cached[0] == token:
+            cards[pk] = cached[1]
+    missing = [pk for pk in ids if pk not in cards]
+    if not missing:
+        return cards
+    fresh = {}
+    for clinician in _listed().filter(pk__in=missing).prefetch_related("disciplines", "clinics"):
+        about = " · ".join(
+            part
+            for part in (
+                ", ".join(d.name for d in clinician.disciplines.all()),
+                ", ".join(c.name for c in clinician.clinics.all()),
+            )
+            if part
+        )
+        card = Card(clinician.pk, str(clinician), about, clinician.accepting_new_patients)
+        cards[card.pk] = card
+        fresh[_card_key(card.pk)] = (token, card)
+    cache.set_many(fresh, timeout=ENTRY_SECONDS)
+    return cards
+
+
+def _listed_times(card: Card, slots: list[Slot], service: AppointmentType | None) -> Listed:
+    page = reverse("booking:clinician", args=[card.pk])
+    book = reverse("booking:book", args=[card.pk])
+    times = []
+    for slot in slots:
+        local = slot.local_start
+        query = f"?type={service.pk if service else ''}&clinic={slot.clinic.pk}"
+        times.append(
+            (
+                f"{book}{query}&start={quote(local.isoformat(), safe='/')}",
+                f"{format_date(local, 'D j M')}, {format_time(local, 'g:i A')}",
+                slot.clinic.name,
+            )
+        )
+    return Listed(card, f"{page}?type={service.pk}" if service else page, times)
+
+
 @require_http_methods(["GET"])
 def directory(request: HttpRequest) -> HttpResponse:
     if refused := _limited(request, "directory", 60):
         return refused
     _funnel("directory_search")
-    clinicians = (
-        _listed().prefetch_related("disciplines", "clinics").order_by("family_name", "given_name")
-    )
+    offer = _offer()
+    clinicians = _listed().order_by("family_name", "given_name", "pk")
     name = request.GET.get("q", "").strip()[:80]
     discipline = request.GET.get("discipline", "")
     clinic = request.GET.get("clinic", "")
     clinicians = clinician_search(clinicians, name)
-    if discipline.isdigit():
+    if discipline.isascii() and discipline.isdigit():
         clinicians = clinicians.filter(disciplines=int(discipline))
-    if clinic.isdigit():
+    if clinic.isascii() and clinic.isdigit():
         clinicians = clinicians.filter(clinics=int(clinic))
     # The next times depend on how long the visit is: the patient chooses the service first
     # (it was silently the shortest type), unless only one is offered.
-    types = list(_bookable_types())
+    types = offer.types
     chosen = request.GET.get("type", "")
     service = next((t for t in types if str(t.pk) == chosen), types[0] if len(types) == 1 else None)
-    today = timezone.localdate()
-    listing = []
-    for clinician in clinicians.distinct()[:30]:
-        slots = (
-            clinician_availability(
-                clinician=clinician,
-                appointment_type=service,
-                start_date=today,
-                end_date=today + timedelta(days=DAYS_AHEAD),
-                now=_earliest_online(),
-            )[:NEXT_TIMES]
-            if service
-            else []
+    found = list(clinicians.values_list("pk", flat=True).distinct()[:30])
+    cards = _cards(found)
+    shown = [cards[pk] for pk in found if pk in cards]  # one unlisted a moment ago: gone
+    times: dict[int, list[Slot]] = {}
+    if service and shown:
+        today = timezone.localdate()
+        times = cached_slots(
+            clinician_ids=[c.pk for c in shown],
+            appointment_type=service,
+            start_date=today,
+            end_date=today + timedelta(days=DAYS_AHEAD),
+            earliest=_earliest_online(),
+            clinics={c.pk: c for c in offer.clinics},
+            limit=NEXT_TIMES,
         )
-        listing.append((clinician, slots))
-    clinics = list(
-        Clinic.objects.filter(is_active=True, clinicians__listed_publicly=True).distinct()
-    )
+    listing = [(card, times.get(card.pk, [])) for card in shown]
     context = {
         "listing": listing,
+        "entries": [_listed_times(card, slots, service) for card, slots in listing],
         "q": name,
         "discipline": discipline,
         "clinic": clinic,
-        "disciplines": Discipline.objects.filter(clinicians__listed_publicly=True).distinct(),
-        "clinics": clinics,
+        "disciplines": offer.disciplines,
+        "clinics": offer.clinics,
         "types": types,
         "service": service,
         "zones": zone_notes(places=((s.clinic, s.start) for _, slots in listing for s in slots)),
-        "contacts": _contacts(clinics),
+        "contacts": _contacts(offer.clinics),
     }
     return render(request, "booking/directory.html", context)
 
@@ -158,22 +263,24 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
     if refused := _limited(request, "slots", 60):
         return refused
     clinician = get_object_or_404(_listed().prefetch_related("disciplines"), pk=clinician_id)
-    types = list(_bookable_types())
+    types = _offer().types
     if not types:
         raise Http404
     chosen = request.GET.get("type", "")
     appointment_type = next((t for t in types if str(t.pk) == chosen), types[0])
     _funnel("slot_view")
     week = request.GET.get("week", "0")
-    week_number = int(week) if week.isdigit() and int(week) < WEEKS_AHEAD else 0
+    week_number = int(week) if week.isascii() and week.isdigit() and int(week) < WEEKS_AHEAD else 0
     first_day = timezone.localdate() + timedelta(days=7 * week_number)
-    slots = clinician_availability(
-        clinician=clinician,
+    clinics = list(clinician.clinics.filter(is_active=True))
+    slots = cached_slots(
+        clinician_ids=[clinician.pk],
         appointment_type=appointment_type,
         start_date=first_day,
         end_date=first_day + timedelta(days=6),
-        now=_earliest_online(),
-    )
+        earliest=_earliest_online(),
+        clinics={c.pk: c for c in clinics},
+    )[clinician.pk]
     by_day: dict[date, list[Slot]] = defaultdict(list)
     for slot in slots:
         by_day[timezone.localtime(slot.start, slot.clinic.tz).date()].append(slot)
@@ -186,7 +293,7 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
         "previous_week": week_number - 1 if week_number > 0 else None,
         "next_week": week_number + 1 if week_number + 1 < WEEKS_AHEAD else None,
         "zones": zone_notes(places=((s.clinic, s.start) for s in slots)),
-        "contacts": _contacts(clinician.clinics.filter(is_active=True)),
+        "contacts": _contacts(clinics),
     }
     return render(request, "booking/clinician.html", context)
 

@@ -38,7 +38,21 @@ def test_the_cpu_benchmark_runs_every_request_on_a_small_practice(settings, caps
 
 
 FIXTURE = dict.fromkeys(
-    ("day_start", "day_end", "clinic", "date", "patient", "clinician", "three", "token"), ""
+    (
+        "day_start",
+        "day_end",
+        "clinic",
+        "date",
+        "week_end",
+        "type",
+        "patient",
+        "clinician",
+        "three",
+        "token",
+        "online_type",
+        "listed",
+    ),
+    "",
 )
 
 

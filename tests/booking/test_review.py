@@ -36,8 +36,9 @@ def _post(client: Client, url: str, **details: str):
 
 def _book(clinician, **details: str):
     client = Client()
+    slot = first_slot(client, clinician)
     with CaptureQueriesContext(connection) as queries:
-        response = _post(client, first_slot(client, clinician), **details)
+        response = _post(client, slot, **details)
     return response, len(queries)
 
 
