@@ -46,6 +46,15 @@ def test_gunicorn_takes_port_and_workers_from_the_environment():
     assert config.logger_class is GunicornJsonLogger
 
 
+def test_gunicorn_forks_workers_from_a_loaded_app_and_recycles_them_rarely():
+    # Each worker importing the app itself took about 8 s of CPU here, paid again at every
+    # recycle: at max_requests 1000 the framework ceiling fell from ~1,100 to 130-260 req/s.
+    config = gunicorn_config()
+
+    assert config.preload_app is True
+    assert config.max_requests >= 10000
+
+
 def test_gunicorn_defaults_to_two_workers_per_usable_cpu():
     # An empty value (a blank line in .env) means the default, like an unset one.
     config = gunicorn_config(WEB_CONCURRENCY="", PORT="")
