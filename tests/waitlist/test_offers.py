@@ -389,22 +389,26 @@ def test_new_weekly_hours_offer_the_time_they_open(practice, django_capture_on_c
     assert offer.message.kind == "waitlist_offer"
 
 
-def test_a_no_show_offers_what_is_left_of_its_time_from_the_next_start(practice, booked):
+def offer_no_show(practice, booked, *, at):
+    """`booked` became a no-show; the task that runs after it commits offers its time at `at`."""
     from waitlist.services import waitlist_time_offer
 
-    # Given a patient waiting, and a 10:00 patient who has not come by 10:05
-    entry = waiting(practice)
     booked.status = "no_show"
     booked.save()
-
-    # When the freed time is offered (the task after the no-show commits)
-    sent = waitlist_time_offer(
+    return waitlist_time_offer(
         clinician_id=practice.clinician.pk,
         clinic_id=practice.clinic.pk,
         start=booked.start,
         end=booked.end,
-        now=sydney(MONDAY, 10, 5),
+        now=at,
     )
+
+
+def test_a_no_show_offers_what_is_left_of_its_time_from_the_next_start(practice, booked):
+    entry = waiting(practice)
+
+    # When the 10:00 patient has not come by 10:05
+    sent = offer_no_show(practice, booked, at=sydney(MONDAY, 10, 5))
 
     # Then the rest of it goes out from the next start on the grid, not the past 10:00
     offer = entry.offers.get()
@@ -415,19 +419,9 @@ def test_a_no_show_offers_what_is_left_of_its_time_from_the_next_start(practice,
 
 
 def test_a_no_show_marked_after_its_time_ended_offers_nothing(practice, booked):
-    from waitlist.services import waitlist_time_offer
-
     entry = waiting(practice)
-    booked.status = "no_show"
-    booked.save()
 
-    sent = waitlist_time_offer(
-        clinician_id=practice.clinician.pk,
-        clinic_id=practice.clinic.pk,
-        start=booked.start,
-        end=booked.end,
-        now=sydney(MONDAY, 11),
-    )
+    sent = offer_no_show(practice, booked, at=sydney(MONDAY, 11))
 
     assert sent == 0
     assert not entry.offers.exists()
