@@ -58,7 +58,35 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server, transactional_db) -> Iterator[Page]:
+def one_request_at_a_time_on_sqlite(live_server) -> Iterator[None]:
+    """On SQLite the live server's request threads share the test's one in-memory database
+    connection; a page's htmx refresh arriving while a booking POST writes then fails with
+    "database table is locked" (a 500 the page reports). Run the requests one at a time there,
+    as SQLite would serialise writers anyway. PostgreSQL keeps them concurrent, as production."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    lock = threading.Lock()
+    handle = WSGIHandler.__call__
+
+    def serialised(self, environ, start_response):  # type: ignore[no-untyped-def]
+        with lock:
+            return handle(self, environ, start_response)
+
+    WSGIHandler.__call__ = serialised  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        WSGIHandler.__call__ = handle  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def page(
+    browser: Browser, live_server, transactional_db, one_request_at_a_time_on_sqlite
+) -> Iterator[Page]:
     context = browser.new_context(
         base_url=live_server.url,
         viewport={"width": 1280, "height": 900},
