@@ -22,6 +22,7 @@ from booking.next_times import cached_slots
 from clinicians.models import WorkingHours
 from clinicians.services import time_off_remove
 from nexus.dates import parse_aware_datetime
+from tests.booking.test_online_booking import DETAILS
 from tests.conftest import Practice
 from tests.factories import (
     ClinicianFactory,
@@ -59,6 +60,20 @@ def first_free(practice: Practice) -> datetime:
     times = offered(practice)
     assert len(times) == 3
     return times[0]
+
+
+def book_first_free(practice: Practice, patient):  # type: ignore[no-untyped-def]
+    """Reception books the first time the directory offers."""
+    first = first_free(practice)
+    appointment = appointment_book(
+        patient=patient,
+        clinician=practice.clinician,
+        clinic=practice.clinic,
+        appointment_type=practice.consult,
+        start=first,
+        notify=False,
+    )
+    return first, appointment
 
 
 def test_a_staff_booking_through_the_api_takes_the_time_off_the_directory(
@@ -113,15 +128,7 @@ def test_choosing_a_time_online_holds_it_and_booking_it_keeps_it_taken(online):
     while_held = offered(online)
     booked = visitor.post(
         link,
-        {
-            **slot,
-            "given_name": "Grace",
-            "family_name": "Hopper",
-            "date_of_birth": "1985-12-09",
-            "phone": "0412 345 678",
-            "email": "grace@example.com",
-            "consent": "on",
-        },
+        {**slot, **DETAILS},
     )
 
     assert held.status_code == 200
@@ -132,15 +139,7 @@ def test_choosing_a_time_online_holds_it_and_booking_it_keeps_it_taken(online):
 
 
 def test_a_cancellation_offers_the_time_again(online, patient):
-    first = first_free(online)
-    appointment = appointment_book(
-        patient=patient,
-        clinician=online.clinician,
-        clinic=online.clinic,
-        appointment_type=online.consult,
-        start=first,
-        notify=False,
-    )
+    first, appointment = book_first_free(online, patient)
     assert first not in offered(online)
 
     appointment_cancel(appointment=appointment, reason="Unwell")
@@ -152,15 +151,7 @@ def test_a_move_to_another_clinician_frees_the_first_ones_time(online, reception
     other = ClinicianFactory(clinics=[online.clinic], listed_publicly=False)
     for weekday in range(7):
         WorkingHoursFactory(clinician=other, clinic=online.clinic, weekday=weekday)
-    first = first_free(online)
-    appointment = appointment_book(
-        patient=patient,
-        clinician=online.clinician,
-        clinic=online.clinic,
-        appointment_type=online.consult,
-        start=first,
-        notify=False,
-    )
+    first, appointment = book_first_free(online, patient)
     assert first not in offered(online)
 
     moved = reception_api.patch(
