@@ -86,6 +86,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Access flags are audited here too, for the same reason (accounts/access_audit.py).
         adding, before = self._state.adding, self._access_loaded
         super().save(*args, **kwargs)
+        # Whatever changed (active, password, flags), the next request must see it.
+        from accounts.auth_cache import forget
+
+        forget(self.pk)
         if password_changed:
             from accounts.services import audit_password_change
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts import auth_cache
 from accounts.access_audit import audited_by_caller
 from accounts.models import ApiToken, User
 from accounts.roles import PRACTICE_ADMIN, ROLE_PERMISSIONS
@@ -155,6 +156,8 @@ def user_sessions_end(*, user: User) -> None:
     a role change or deactivation applies to them at once too."""
     User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
     user.refresh_from_db(fields=["session_epoch"])
+    # The cached user still carries the old epoch, whose hash the old sessions match.
+    auth_cache.forget(user.pk)
     keys = [ApiToken.cache_key(h) for h in user.api_tokens.values_list("key_hash", flat=True)]
     # Now, and again after commit in case a request re-cached the old state in between.
     cache.delete_many(keys)

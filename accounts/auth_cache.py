@@ -1,0 +1,131 @@
+"""The signed-in user and their permissions, cached between requests.
+
+Without it every staff page pays three queries before its own work (the user, their own
+permissions, their roles' permissions; docs/performance.md, "cached auth"). The session
+still decides who is signed in: a cached user is only taken when the session's auth hash
+matches it (so a password change or `user_sessions_end` signs sessions out as before), and
+anything unusual goes through Django's own `get_user`.
+
+Invalidation, so a change applies on the very next request:
+- a user's entry is dropped when the user is saved or deleted, their sessions are ended,
+  they sign out, or their roles or own permissions change (`forget`);
+- every entry is dropped at once when a role's permissions change or a role or permission
+  is saved or deleted (`forget_everyone`: a new random generation, which each entry must
+  carry). The generation is read before the user is, so a change that lands in between
+  leaves an entry that is never taken.
+The timeout only bounds a request that read the user just before a change committed and
+cached it just after.
+"""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+from django.utils.functional import SimpleLazyObject
+
+CACHE_SECONDS = 300
+_GENERATION_KEY = "authuser:generation"
+
+
+def _key(user_id: Any) -> str:
+    return f"authuser:{user_id}"
+
+
+def _generation() -> str:
+    generation = cache.get(_GENERATION_KEY)
+    if generation is None:
+        cache.add(_GENERATION_KEY, uuid.uuid4().hex, None)
+        generation = cache.get(_GENERATION_KEY)
+    return str(generation)
+
+
+def forget(user_id: Any) -> None:
+    """Drop one user's entry, now and again after commit (a request may re-cache the old
+    state while the change is still uncommitted)."""
+    key = _key(user_id)
+    cache.delete(key)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: cache.delete(key))
+
+
+def forget_everyone() -> None:
+    def renew() -> None:
+        cache.set(_GENERATION_KEY, uuid.uuid4().hex, None)
+
+    renew()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(renew)
+
+
+def session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    """`django.contrib.auth.get_user`, served from the cache when the session's auth hash
+    matches the cached user."""
+    session = request.session
+    user_id = session.get(SESSION_KEY)
+    session_hash = session.get(HASH_SESSION_KEY)
+    if (
+        user_id is None
+        or not session_hash
+        or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
+    ):
+        return auth.get_user(request)
+    key = _key(user_id)
+    found = cache.get_many([key, _GENERATION_KEY])
+    entry, generation = found.get(key), found.get(_GENERATION_KEY)
+    if entry is not None and generation is not None and entry[0] == generation:
+        cached: AbstractBaseUser = entry[1]
+        if constant_time_compare(session_hash, cached.get_session_auth_hash()):
+            return cached
+    generation = generation or _generation()
+    user = auth.get_user(request)
+    if user.is_authenticated:
+        # The permissions are loaded into the user's own caches and pickled along.
+        user.get_all_permissions()
+        cache.set(key, (generation, user), CACHE_SECONDS)
+    return user
+
+
+def _cached_session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = session_user(request)  # type: ignore[attr-defined]
+    return request._cached_user  # type: ignore[attr-defined]
+
+
+class CachedAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware with `request.user` from `session_user`."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _cached_session_user(request))  # type: ignore[assignment]
+
+
+# Signal receivers (connected in AccountsConfig.ready): these changes are made by the
+# admin, services, allauth and management commands alike.
+
+
+def user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """post_delete of User, user_logged_out."""
+    forget(instance.pk)
+
+
+def user_signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        forget(user.pk)
+
+
+def access_changed(sender: Any, **kwargs: Any) -> None:
+    """A role's permissions, a role or a permission changed, or someone's roles or own
+    permissions did (from either side of the relation): every cached user is reloaded.
+    These are rare administrative changes."""
+    action = kwargs.get("action")
+    if action is None or action in ("post_add", "post_remove", "post_clear"):
+        forget_everyone()

@@ -1,0 +1,136 @@
+"""The signed-in user and their permissions come from the cache, and every change to them
+applies on the very next request."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from accounts.services import user_sessions_end
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/patients/"  # needs patients.view_patient
+
+
+def _auth_queries(client: Client) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PAGE).status_code == 200
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if "accounts_user" in q["sql"] or "auth_permission" in q["sql"]
+    ]
+
+
+@pytest.fixture
+def signed_in() -> tuple[Client, User]:
+    user = UserFactory(role="reception")
+    client = Client()
+    client.force_login(user)
+    assert client.get(PAGE).status_code == 200  # the user is cached from here on
+    return client, user
+
+
+def test_a_staff_page_loads_neither_the_user_nor_their_permissions_again(signed_in):
+    client, _ = signed_in
+
+    assert _auth_queries(client) == []
+
+
+def test_a_permission_taken_from_a_role_applies_on_the_next_request(signed_in):
+    client, _ = signed_in
+
+    Group.objects.get(name="reception").permissions.remove(
+        Permission.objects.get(codename="view_patient", content_type__app_label="patients")
+    )
+
+    assert client.get(PAGE).status_code == 403
+
+
+def test_a_permission_given_to_a_role_applies_on_the_next_request(signed_in):
+    client, _ = signed_in
+    Group.objects.get(name="reception").permissions.remove(
+        Permission.objects.get(codename="view_patient", content_type__app_label="patients")
+    )
+    assert client.get(PAGE).status_code == 403
+
+    Group.objects.get(name="reception").permissions.add(
+        Permission.objects.get(codename="view_patient", content_type__app_label="patients")
+    )
+
+    assert client.get(PAGE).status_code == 200
+
+
+def test_a_role_taken_away_applies_on_the_next_request(signed_in):
+    client, user = signed_in
+
+    user.groups.clear()
+
+    assert client.get(PAGE).status_code == 403
+
+
+def test_a_member_removed_from_the_role_side_loses_it_on_the_next_request(signed_in):
+    client, user = signed_in
+
+    Group.objects.get(name="reception").user_set.remove(user)
+
+    assert client.get(PAGE).status_code == 403
+
+
+def test_a_deleted_role_applies_on_the_next_request(signed_in):
+    client, _ = signed_in
+
+    Group.objects.get(name="reception").delete()
+
+    assert client.get(PAGE).status_code == 403
+
+
+def test_a_deactivated_user_is_signed_out_on_the_next_request(signed_in):
+    client, user = signed_in
+
+    user.is_active = False
+    user.save()
+
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_ending_a_users_sessions_signs_them_out_on_the_next_request(signed_in):
+    client, user = signed_in
+
+    user_sessions_end(user=user)
+
+    assert client.get(PAGE).status_code == 302
+
+
+def test_a_password_change_signs_out_the_users_other_sessions(signed_in):
+    client, user = signed_in
+
+    user.set_password("a-brand-new-password-42")
+    user.save()
+
+    assert client.get(PAGE).status_code == 302
+
+
+def test_signing_out_and_in_again_loads_the_user_afresh(signed_in):
+    client, user = signed_in
+    client.post("/accounts/logout/")
+    User.objects.filter(pk=user.pk).update(full_name="Renamed Person")  # bypasses save()
+
+    client.force_login(User.objects.get(pk=user.pk))
+
+    assert b"Renamed" in client.get(PAGE).content
+
+
+def test_another_users_cached_entry_is_not_taken_for_this_session(signed_in):
+    client, user = signed_in
+    other = Client()
+    other.force_login(UserFactory(role="clinician"))
+    other.get(PAGE)
+
+    assert client.get(PAGE).wsgi_request.user.pk == user.pk
