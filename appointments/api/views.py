@@ -2,7 +2,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -20,7 +19,7 @@ from appointments.api.serializers import (
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
 from audit.api.mixins import AuditedViewSetMixin
-from nexus.api.filters import AwareDateTimeFilter, IdFilter
+from nexus.api.filters import AwareDateTimeFilter, FilterSet, IdFilter
 from nexus.api.pagination import CursorPagination
 from nexus.api.permissions import request_user
 
@@ -39,7 +38,7 @@ class AppointmentTypeViewSet(
     scope_resource = "appointment-types"
 
 
-class AppointmentFilter(filters.FilterSet):
+class AppointmentFilter(FilterSet):
     start_after = AwareDateTimeFilter(field_name="start", lookup_expr="gte")
     start_before = AwareDateTimeFilter(field_name="start", lookup_expr="lt")
     clinician = IdFilter("clinician")

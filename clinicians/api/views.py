@@ -19,7 +19,7 @@ from clinicians.api.serializers import (
 )
 from clinicians.models import Clinic, Clinician, Discipline
 from clinicians.selectors import clinician_search
-from nexus.api.filters import IdFilter
+from nexus.api.filters import FilterSet, IdFilter
 from nexus.api.viewsets import ReadCreateUpdateViewSet
 from nexus.errors import ValidationFailed
 
@@ -36,7 +36,7 @@ class DisciplineViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Disciplin
     scope_resource = "clinicians"
 
 
-class ClinicianFilter(filters.FilterSet):
+class ClinicianFilter(FilterSet):
     search = filters.CharFilter(
         method="filter_search", label="Name: each word starts the given or family name"
     )

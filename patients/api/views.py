@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
 from audit.api.mixins import AuditedViewSetMixin
-from nexus.api.filters import IdFilter
+from nexus.api.filters import FilterSet, IdFilter
 from nexus.api.permissions import request_user
 from nexus.api.throttling import AnonThrottle, SearchRateThrottle, UserThrottle
 from nexus.api.viewsets import ReadCreateUpdateViewSet
@@ -14,7 +14,7 @@ from patients.selectors import patient_list, patient_search
 from patients.services import patient_register, patient_update
 
 
-class PatientFilter(filters.FilterSet):
+class PatientFilter(FilterSet):
     search = filters.CharFilter(
         method="filter_search", label="Name, phone, email or Medicare number (prefix)"
     )
