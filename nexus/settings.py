@@ -113,7 +113,11 @@ TEMPLATES = [
                 "nexus.context_processors.sign_in",
             ],
             # Zone-safe `date`/`time` filters for every template (nexus/templatetags/zones.py).
-            "builtins": ["nexus.templatetags.zones", "nexus.templatetags.phones"],
+            "builtins": [
+                "nexus.templatetags.zones",
+                "nexus.templatetags.phones",
+                "nexus.templatetags.routes",
+            ],
         },
     },
 ]
