@@ -1,5 +1,6 @@
 """Reads of patient records, always through here so access rules live in one place."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import phonenumbers
@@ -7,6 +8,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from appointments.models import Appointment
+from appointments.selectors import appointment_list
 from patients.models import Patient
 
 
@@ -72,3 +75,48 @@ def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
                 | Q(preferred_name__istartswith=word)
             )
     return matched.order_by(Lower("family_name"), Lower("given_name"), "id")
+
+
+@dataclass(frozen=True)
+class PatientAppointments:
+    """The chart's appointment lists: coming up (cancelled ones apart) and the latest past."""
+
+    upcoming: list[Appointment]
+    cancelled: list[Appointment]
+    past: list[Appointment]
+
+
+# What the chart's appointment lists show, and nothing else: each column fetched is a column
+# Django compiles and converts, and the chart is one of the most opened pages.
+_CHART_APPOINTMENT = (
+    "start",
+    "status",
+    "series",
+    "clinic__timezone",
+    "clinician__given_name",
+    "clinician__family_name",
+    "appointment_type__name",
+    "appointment_type__colour",
+)
+
+
+def patient_appointments(
+    *, user: User, patient_id: int, now: datetime, limit: int
+) -> PatientAppointments:
+    """The next `limit` booked and the next `limit` cancelled visits, and the last `limit`
+    past ones whatever their status. Three small queries on the (patient, start) index:
+    one query numbering rows with a window function costs Django more to compile."""
+    appointments = (
+        appointment_list(user=user)
+        .filter(patient_id=patient_id)
+        .select_related(None)
+        .select_related("clinician", "clinic", "appointment_type")
+        .only(*_CHART_APPOINTMENT)
+    )
+    coming = appointments.filter(start__gte=now).order_by("start", "id")
+    cancelled = Q(status=Appointment.Status.CANCELLED)
+    return PatientAppointments(
+        upcoming=list(coming.exclude(cancelled)[:limit]),
+        cancelled=list(coming.filter(cancelled)[:limit]),
+        past=list(appointments.filter(start__lt=now).order_by("-start", "-id")[:limit]),
+    )

@@ -3,13 +3,14 @@ the chart, which shows one patient's record in one place."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Exists, Model, OuterRef
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from appointments.models import Appointment
-from appointments.selectors import appointment_list, patient_series
+from appointments.models import AppointmentSeries
+from appointments.selectors import patient_series
 from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
 from documents.selectors import document_panel
@@ -19,7 +20,7 @@ from nexus.ratelimit import search_limited
 from notes.selectors import note_list, user_can_read_note_body
 from patients.forms import PatientForm
 from patients.models import Patient
-from patients.selectors import patient_list, patient_search
+from patients.selectors import patient_appointments, patient_list, patient_search
 from patients.services import patient_register, patient_update
 
 CHART_APPOINTMENTS = 10
@@ -133,36 +134,35 @@ def patient_edit(request: StaffRequest, patient_id: int) -> HttpResponse:
 def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
     user = request.user
     patient = get_object_or_404(
-        patient_list(user=user).select_related("home_clinic", "referrer", "coordinator"),
+        patient_list(user=user)
+        .select_related("home_clinic", "referrer", "coordinator")
+        # Few patients have repeat bookings: ask for them only when there are some.
+        .annotate(has_series=Exists(AppointmentSeries.objects.filter(patient=OuterRef("pk")))),
         pk=patient_id,
     )
-    audit_read(request=request, records=[patient], view="chart")
-    now = timezone.now()
-    appointments = appointment_list(user=user).filter(patient=patient)
     notes = list(
-        note_list(user=user).select_related("addendum_to").filter(patient=patient)[:CHART_NOTES]
+        note_list(user=user)
+        .filter(patient=patient)
+        .select_related("addendum_to")
+        .defer("body", "addendum_to__body", "addendum_to__ai_provenance")[:CHART_NOTES]
     )
-    audit_read(request=request, records=notes, view="chart_notes")
     documents = document_panel(user=user, patient=patient, category=request.GET.get("category", ""))
-    if documents is not None:
-        audit_read(request=request, records=documents.documents, view="chart_documents")
+    # One event for everything the page shows: the record, its notes and its documents.
+    shown: list[Model] = [patient, *notes, *(documents.documents if documents else [])]
+    audit_read(request=request, records=shown, view="chart")
+    appointments = patient_appointments(
+        user=user, patient_id=patient.pk, now=timezone.now(), limit=CHART_APPOINTMENTS
+    )
+    has_series: bool = patient.has_series  # type: ignore[attr-defined]  # the annotation above
     context = {
         "notes": notes,
         "can_read_notes": user_can_read_note_body(user),
         "patient": patient,
         # A cancelled visit is not coming up: it is listed apart, so nobody expects it.
-        "upcoming": list(
-            appointments.filter(start__gte=now)
-            .exclude(status=Appointment.Status.CANCELLED)
-            .order_by("start")[:CHART_APPOINTMENTS]
-        ),
-        "cancelled": list(
-            appointments.filter(start__gte=now, status=Appointment.Status.CANCELLED).order_by(
-                "start"
-            )[:CHART_APPOINTMENTS]
-        ),
-        "past": list(appointments.filter(start__lt=now).order_by("-start")[:CHART_APPOINTMENTS]),
-        "series": patient_series(user=user, patient_id=patient.pk),
+        "upcoming": appointments.upcoming,
+        "cancelled": appointments.cancelled,
+        "past": appointments.past,
+        "series": patient_series(user=user, patient_id=patient.pk) if has_series else [],
         **(documents.context() if documents else {"documents": None}),
     }
     return render(request, "patients/chart.html", context)
