@@ -30,7 +30,7 @@ from tests.fakes.google_oidc import FakeGoogle
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 # A Monday well in the future, outside any daylight-saving change.
-MONDAY = date(2027, 3, 1)
+MONDAY = date(2032, 3, 1)
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="exercises a PostgreSQL-only feature"

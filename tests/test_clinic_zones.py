@@ -25,9 +25,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 PERTH, SYDNEY = "Australia/Perth", "Australia/Sydney"
-# Sydney's clocks go back an hour at 3 am on 4 April 2027 and forward on 3 October 2027.
-DST_ENDS, DST_STARTS = date(2027, 4, 4), date(2027, 10, 3)
-SUMMER_DAY = date(2027, 3, 3)  # AEDT (+11) in Sydney, AWST (+8) in Perth: three hours apart
+# Sydney's clocks go back an hour at 3 am on 4 April 2032 and forward on 3 October 2032.
+DST_ENDS, DST_STARTS = date(2032, 4, 4), date(2032, 10, 3)
+SUMMER_DAY = date(2032, 3, 3)  # AEDT (+11) in Sydney, AWST (+8) in Perth: three hours apart
 
 zones = pytest.mark.parametrize(
     ("zone", "label"), [(PERTH, "Perth time (AWST)"), (SYDNEY, "Sydney time (AEDT)")]
@@ -72,7 +72,7 @@ def test_the_calendar_block_its_panel_and_the_reschedule_form_use_the_clinics_zo
     assert "12:45 Consult" not in calendar
     # The first free time after the 30-minute appointment, labelled in the clinic's zone.
     assert 'aria-label="Book Mei Wang at 10:15 AM Wed 3 Mar"' in calendar
-    assert "Wednesday 3 March 2027, 9:45 AM\u201310:15 AM" in panel
+    assert "Wednesday 3 March 2032, 9:45 AM\u201310:15 AM" in panel
     assert 'name="time" value="09:45"' in panel
     assert "12:45" not in panel
 
@@ -94,7 +94,7 @@ def test_the_chart_lists_appointments_in_their_clinics_zone(zone, label):
 
     page = text(signed_in("reception").get(f"/patients/{appointment.patient_id}/"))
 
-    assert "Wed 3 Mar 2027, 9:45 AM" in page
+    assert "Wed 3 Mar 2032, 9:45 AM" in page
     assert "12:45" not in page
 
 
@@ -108,7 +108,7 @@ def test_a_chart_with_perth_and_sydney_appointments_shows_each_in_its_own_zone()
 
     page = text(signed_in("reception").get(f"/patients/{perth.patient_id}/"))
 
-    assert "Wed 3 Mar 2027, 9:45 AM" in page and "Thu 4 Mar 2027, 9:15 AM" in page
+    assert "Wed 3 Mar 2032, 9:45 AM" in page and "Thu 4 Mar 2032, 9:15 AM" in page
 
 
 @pytest.mark.parametrize("day", [DST_ENDS, DST_STARTS])
@@ -123,7 +123,7 @@ def test_on_the_days_sydneys_clocks_change_times_and_rows_stay_on_the_wall_clock
     # 08:00 is the first row; 9:45 is seven 15-minute rows (18 px each) below it.
     (placed,) = response.context["page"].columns[0].appointments
     assert placed.top == 7 * 18
-    assert f"{day:%A} {day.day} {day:%B} 2027, 9:45 AM\u201310:15 AM" in panel
+    assert f"{day:%A} {day.day} {day:%B} 2032, 9:45 AM\u201310:15 AM" in panel
     label = appointment.zone_label
     assert label == ("Sydney time (AEST)" if day == DST_ENDS else "Sydney time (AEDT)")
 
@@ -196,7 +196,7 @@ def test_details_done_and_cancel_pages_say_the_time_and_zone_of_the_clinic(
     cancel = text(client.get(cancel_url))
     cancelled = text(client.post(cancel_url))
 
-    sentence = f'Wednesday 3 March 2027 at 9:45 AM <span class="zone">{label}</span>'
+    sentence = f'Wednesday 3 March 2032 at 9:45 AM <span class="zone">{label}</span>'
     for html in (details, done, cancel, cancelled):
         assert sentence in html
         assert "12:45" not in html
@@ -210,7 +210,7 @@ def test_details_done_and_cancel_pages_say_the_time_and_zone_of_the_clinic(
 
 
 def test_a_template_that_formats_a_time_without_choosing_its_zone_fails_loudly():
-    moment = datetime(2027, 3, 3, 1, 45, tzinfo=ZoneInfo("UTC"))
+    moment = datetime(2032, 3, 3, 1, 45, tzinfo=ZoneInfo("UTC"))
     appointment = booked_at(PERTH, moment)
 
     def render(source: str, **context) -> str:

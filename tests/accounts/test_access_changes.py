@@ -106,7 +106,7 @@ def test_role_and_access_changes_in_the_admin_are_recorded(superuser_client):
             "groups": [clinician.pk],
             "last_login_0": "",
             "last_login_1": "",
-            "date_joined_0": "2027-01-01",
+            "date_joined_0": "2032-01-01",
             "date_joined_1": "09:00:00",
         },
     )

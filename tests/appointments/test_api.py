@@ -27,8 +27,8 @@ def test_booking_answers_201_with_clinic_local_times(
 
     assert response.status_code == 201
     data = response.json()
-    assert data["start"] == "2027-03-01T10:00:00+11:00"
-    assert data["end"] == "2027-03-01T10:30:00+11:00"
+    assert data["start"] == "2032-03-01T10:00:00+11:00"
+    assert data["end"] == "2032-03-01T10:30:00+11:00"
     assert data["status"] == "booked"
     assert data["patient_name"] == "Ada Lovelace"
     assert Appointment.objects.get().created_by == reception_user
@@ -62,12 +62,12 @@ def test_outside_hours_is_a_clear_400_until_overridden(reception_api, practice, 
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"start": "2027-03-01T10:00:00"}, "start"),  # no UTC offset
+        ({"start": "2032-03-01T10:00:00"}, "start"),  # no UTC offset
         ({"start": "tomorrow at ten"}, "start"),
         ({"patient": 999999}, "patient"),
         ({"clinician": "abc"}, "clinician"),
         ({"appointment_type": None}, "appointment_type"),
-        ({"end": "2027-03-01T09:00:00+11:00"}, "end"),  # before the start
+        ({"end": "2032-03-01T09:00:00+11:00"}, "end"),  # before the start
     ],
 )
 def test_bad_bookings_get_field_errors_and_store_nothing(
@@ -144,7 +144,7 @@ def test_patch_reschedules_and_edits_notes(reception_api, practice, patient):
     )
 
     assert response.status_code == 200
-    assert response.json()["start"] == "2027-03-01T14:00:00+11:00"
+    assert response.json()["start"] == "2032-03-01T14:00:00+11:00"
     assert response.json()["notes"] == "Bring orthotics"
 
 

@@ -18,8 +18,8 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
-# Sydney leaves daylight saving at 03:00 on Sunday 4 April 2027 (+11:00 becomes +10:00).
-DST_ENDS = date(2027, 4, 4)
+# Sydney leaves daylight saving at 03:00 on Sunday 4 April 2032 (+11:00 becomes +10:00).
+DST_ENDS = date(2032, 4, 4)
 
 
 def slots_for(clinician, kind, day, *, end=None):
@@ -109,7 +109,7 @@ def test_a_perth_clinic_offers_perth_hours():
 
     slots = slots_for(clinician, kind, MONDAY)
 
-    assert slots[0].start == datetime(2027, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 AWST
+    assert slots[0].start == datetime(2032, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 AWST
     assert slots[0].clinic == clinic
     assert slots[-1].end.astimezone(ZoneInfo("Australia/Perth")).time() == time(17, 0)
 
@@ -148,13 +148,13 @@ def test_past_slots_are_not_offered(practice):
 def test_availability_api_returns_clinic_local_times(reception_api, practice):
     response = reception_api.get(
         f"/api/v1/clinicians/{practice.clinician.pk}/availability/",
-        {"start": "2027-03-01", "end": "2027-03-02", "appointment_type": practice.consult.pk},
+        {"start": "2032-03-01", "end": "2032-03-02", "appointment_type": practice.consult.pk},
     )
 
     assert response.status_code == 200
     assert response.json()[0] == {
-        "start": "2027-03-01T09:00:00+11:00",
-        "end": "2027-03-01T09:30:00+11:00",
+        "start": "2032-03-01T09:00:00+11:00",
+        "end": "2032-03-01T09:30:00+11:00",
         "clinic": practice.clinic.pk,
     }
 
@@ -162,9 +162,9 @@ def test_availability_api_returns_clinic_local_times(reception_api, practice):
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        ({"start": "2027-03-02", "end": "2027-03-01"}, "end"),
-        ({"start": "2027-03-01", "end": "2027-09-01"}, "end"),
-        ({"start": "yesterday", "end": "2027-03-01"}, "start"),
+        ({"start": "2032-03-02", "end": "2032-03-01"}, "end"),
+        ({"start": "2032-03-01", "end": "2032-09-01"}, "end"),
+        ({"start": "yesterday", "end": "2032-03-01"}, "start"),
     ],
 )
 def test_availability_api_rejects_bad_ranges(reception_api, practice, params, field):

@@ -91,8 +91,8 @@ def test_booking_without_skip_is_a_409_naming_the_clash_and_books_nothing(
     assert data["code"] == "series_conflict"
     assert data["clashes"] == [
         {
-            "start": "2027-03-15T10:00:00+11:00",
-            "end": "2027-03-15T10:30:00+11:00",
+            "start": "2032-03-15T10:00:00+11:00",
+            "end": "2032-03-15T10:30:00+11:00",
             "conflict": "slot_unavailable",
         }
     ]
@@ -112,15 +112,15 @@ def test_booking_with_skip_books_the_five_free_mondays(
     assert data["rule"] == {"every_weeks": 1, "count": 6}
     assert data["rrule"] == "FREQ=WEEKLY;INTERVAL=1;COUNT=6"
     assert [a["start"][:10] for a in data["appointments"]] == [
-        "2027-03-01",
-        "2027-03-08",
-        "2027-03-22",
-        "2027-03-29",
-        "2027-04-05",
+        "2032-03-01",
+        "2032-03-08",
+        "2032-03-22",
+        "2032-03-29",
+        "2032-04-05",
     ]
     assert {a["series"] for a in data["appointments"]} == {series.pk}
     assert data["skipped"] == [
-        {"start": "2027-03-14T23:00:00+00:00", "conflict": "slot_unavailable"}
+        {"start": "2032-03-14T23:00:00+00:00", "conflict": "slot_unavailable"}
     ]
     booked = Appointment.objects.filter(patient=patient)
     assert booked.count() == 5
@@ -140,7 +140,7 @@ def test_a_time_taken_in_the_middle_of_booking_books_none_of_the_series(
     # Then the booking service refuses the third, and the two before it are undone too
     assert response.status_code == 409, response.content
     assert response.json()["code"] == "series_conflict"
-    assert [c["start"] for c in response.json()["clashes"]] == ["2027-03-15T10:00:00+11:00"]
+    assert [c["start"] for c in response.json()["clashes"]] == ["2032-03-15T10:00:00+11:00"]
     assert Appointment.objects.filter(patient=patient).count() == 0
     assert AppointmentSeries.objects.count() == 0
 
@@ -148,27 +148,27 @@ def test_a_time_taken_in_the_middle_of_booking_books_none_of_the_series(
 def test_local_time_stays_ten_oclock_across_the_end_of_daylight_saving(
     reception_api, practice, patient
 ):
-    # Sydney's clocks go back on Sunday 4 April 2027.
+    # Sydney's clocks go back on Sunday 4 April 2032.
     response = reception_api.post(
         URL,
-        body(practice, patient, start=sydney(date(2027, 3, 22), 10).isoformat()),
+        body(practice, patient, start=sydney(date(2032, 3, 22), 10).isoformat()),
         format="json",
     )
 
     assert response.status_code == 201, response.content
     starts = [a["start"] for a in response.json()["appointments"]]
     assert starts == [
-        "2027-03-22T10:00:00+11:00",
-        "2027-03-29T10:00:00+11:00",
-        "2027-04-05T10:00:00+10:00",
-        "2027-04-12T10:00:00+10:00",
-        "2027-04-19T10:00:00+10:00",
-        "2027-04-26T10:00:00+10:00",
+        "2032-03-22T10:00:00+11:00",
+        "2032-03-29T10:00:00+11:00",
+        "2032-04-05T10:00:00+10:00",
+        "2032-04-12T10:00:00+10:00",
+        "2032-04-19T10:00:00+10:00",
+        "2032-04-26T10:00:00+10:00",
     ]
 
 
 def test_every_two_weeks_until_a_date_reads_back_the_same_rule(reception_api, practice, patient):
-    rule = {"every_weeks": 2, "until": "2027-04-12"}
+    rule = {"every_weeks": 2, "until": "2032-04-12"}
 
     created = reception_api.post(URL, body(practice, patient, rule=rule), format="json")
     fetched = reception_api.get(f"{URL}{created.json()['id']}/")
@@ -177,12 +177,12 @@ def test_every_two_weeks_until_a_date_reads_back_the_same_rule(reception_api, pr
     assert fetched.status_code == 200
     assert fetched.json()["rule"] == rule
     # The last moment of 12 April in Sydney (AEST after the change), in UTC.
-    assert fetched.json()["rrule"] == "FREQ=WEEKLY;INTERVAL=2;UNTIL=20270412T135959Z"
+    assert fetched.json()["rrule"] == "FREQ=WEEKLY;INTERVAL=2;UNTIL=20320412T135959Z"
     assert [a["start"][:10] for a in fetched.json()["appointments"]] == [
-        "2027-03-01",
-        "2027-03-15",
-        "2027-03-29",
-        "2027-04-12",
+        "2032-03-01",
+        "2032-03-15",
+        "2032-03-29",
+        "2032-04-12",
     ]
 
 
@@ -292,15 +292,15 @@ def test_an_occurrence_seen_already_keeps_its_status_when_the_rest_is_cancelled(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"rule": {"every_weeks": 1, "count": 3, "until": "2027-04-01"}}, "rule"),
+        ({"rule": {"every_weeks": 1, "count": 3, "until": "2032-04-01"}}, "rule"),
         ({"rule": {"every_weeks": 1}}, "rule"),
         ({"rule": "weekly"}, "rule"),
         ({"rule": {"every_weeks": 30, "count": 5}}, "rule"),
         ({"rule": {"every_weeks": 0, "count": 3}}, "rule"),
         ({"rule": {"every_weeks": 1, "count": 53}}, "rule"),
-        ({"rule": {"every_weeks": 1, "until": "2027-02-01"}}, "rule"),
-        ({"rule": {"every_weeks": 1, "until": "2028-06-01"}}, "rule"),
-        ({"start": "2027-03-01T10:00:00"}, "start"),
+        ({"rule": {"every_weeks": 1, "until": "2032-02-01"}}, "rule"),
+        ({"rule": {"every_weeks": 1, "until": "2033-06-01"}}, "rule"),
+        ({"start": "2032-03-01T10:00:00"}, "start"),
         ({"clinician": 999999}, "clinician"),
     ],
 )
@@ -335,7 +335,7 @@ def test_the_database_rule_alone_undoes_the_whole_series_on_postgres(
     response = reception_api.post(URL, body(practice, patient), format="json")
 
     assert response.status_code == 409, response.content
-    assert [c["start"] for c in response.json()["clashes"]] == ["2027-03-15T10:00:00+11:00"]
+    assert [c["start"] for c in response.json()["clashes"]] == ["2032-03-15T10:00:00+11:00"]
     assert Appointment.objects.filter(patient=patient).count() == 0
     assert AppointmentSeries.objects.count() == 0
 
@@ -343,7 +343,7 @@ def test_the_database_rule_alone_undoes_the_whole_series_on_postgres(
 def test_moving_the_clashing_week_books_all_six(
     reception_api, practice, patient, third_monday_taken
 ):
-    moves = [{"from": "2027-03-15T10:00:00+11:00", "to": "2027-03-16T14:00:00+11:00"}]
+    moves = [{"from": "2032-03-15T10:00:00+11:00", "to": "2032-03-16T14:00:00+11:00"}]
 
     preview = reception_api.post(
         f"{URL}?preview=1", body(practice, patient, moves=moves), format="json"
@@ -352,18 +352,18 @@ def test_moving_the_clashing_week_books_all_six(
 
     assert preview.status_code == 200, preview.content
     assert [o["conflict"] for o in preview.json()["occurrences"]] == [None] * 6
-    assert preview.json()["occurrences"][2]["start"] == "2027-03-16T14:00:00+11:00"
+    assert preview.json()["occurrences"][2]["start"] == "2032-03-16T14:00:00+11:00"
     assert booked.status_code == 201, booked.content
     assert [a["start"] for a in booked.json()["appointments"]][1:4] == [
-        "2027-03-08T10:00:00+11:00",
-        "2027-03-16T14:00:00+11:00",
-        "2027-03-22T10:00:00+11:00",
+        "2032-03-08T10:00:00+11:00",
+        "2032-03-16T14:00:00+11:00",
+        "2032-03-22T10:00:00+11:00",
     ]
-    assert booked.json()["start"] == "2027-03-01T10:00:00+11:00"
+    assert booked.json()["start"] == "2032-03-01T10:00:00+11:00"
 
 
 def test_a_week_moved_onto_another_week_of_the_series_is_a_clash(reception_api, practice, patient):
-    moves = [{"from": "2027-03-15T10:00:00+11:00", "to": "2027-03-22T10:15:00+11:00"}]
+    moves = [{"from": "2032-03-15T10:00:00+11:00", "to": "2032-03-22T10:15:00+11:00"}]
 
     preview = reception_api.post(
         f"{URL}?preview=1", body(practice, patient, moves=moves), format="json"
@@ -377,10 +377,10 @@ def test_a_week_moved_onto_another_week_of_the_series_is_a_clash(reception_api, 
 @pytest.mark.parametrize(
     "moves",
     [
-        [{"from": "2027-03-15T11:00:00+11:00", "to": "2027-03-16T14:00:00+11:00"}],
-        [{"from": "2027-03-15T10:00:00+11:00"}],
-        [{"from": "2027-03-15T10:00:00", "to": "2027-03-16T14:00:00+11:00"}],
-        {"from": "2027-03-15T10:00:00+11:00"},
+        [{"from": "2032-03-15T11:00:00+11:00", "to": "2032-03-16T14:00:00+11:00"}],
+        [{"from": "2032-03-15T10:00:00+11:00"}],
+        [{"from": "2032-03-15T10:00:00", "to": "2032-03-16T14:00:00+11:00"}],
+        {"from": "2032-03-15T10:00:00+11:00"},
     ],
 )
 def test_a_move_that_is_not_of_this_series_or_not_complete_is_a_400(

@@ -26,9 +26,9 @@ from tests.factories import (
     WorkingHoursFactory,
 )
 
-# Mondays just before Sydney's clocks go back (4 April 2027) and forward (3 October 2027),
+# Mondays just before Sydney's clocks go back (4 April 2032) and forward (3 October 2032),
 # and one far from either.
-FIRST_MONDAYS = [date(2027, 3, 29), date(2027, 9, 27), date(2027, 6, 7)]
+FIRST_MONDAYS = [date(2032, 3, 29), date(2032, 9, 27), date(2032, 6, 7)]
 quarter_hours = st.integers(min_value=7 * 4, max_value=19 * 4)  # 07:00 to 19:00
 existing = st.lists(
     st.tuples(st.integers(0, 9), st.integers(0, 4), quarter_hours, st.sampled_from([15, 30, 60])),
@@ -40,7 +40,7 @@ rules = st.one_of(
         lambda n, c: SeriesRule(every_weeks=n, count=c), st.integers(1, 3), st.integers(1, 8)
     ),
     st.builds(
-        lambda n, w: SeriesRule(every_weeks=n, until=date(2027, 1, 1) + timedelta(weeks=w)),
+        lambda n, w: SeriesRule(every_weeks=n, until=date(2032, 1, 1) + timedelta(weeks=w)),
         st.integers(1, 3),
         st.integers(0, 10),
     ),
@@ -91,7 +91,7 @@ class SeriesPropertyTests(TestCase):
         start = sydney(first_day, 0) + timedelta(minutes=15 * start_quarter)
         if rule.until is not None:
             rule = SeriesRule(
-                every_weeks=rule.every_weeks, until=first_day + (rule.until - date(2027, 1, 1))
+                every_weeks=rule.every_weeks, until=first_day + (rule.until - date(2032, 1, 1))
             )
         patient = PatientFactory()
         preview = series_preview(

@@ -25,7 +25,7 @@ def author():
 def signed_note(author):
     note = ClinicalNoteFactory(author=author, patient=PatientFactory(), kind="soap")
     ClinicalNote.objects.filter(pk=note.pk).update(
-        created_at=datetime(2027, 3, 3, 9, tzinfo=SYDNEY)
+        created_at=datetime(2032, 3, 3, 9, tzinfo=SYDNEY)
     )
     note.refresh_from_db()
     return note_sign(note=note, by=author)
@@ -66,9 +66,9 @@ def test_notes_are_named_by_kind_and_day_not_database_id(author, signed_note):
     chart = client.get(f"/patients/{signed_note.patient_id}/").content.decode()
     draft = client.get(f"/notes/{addendum.pk}/").content.decode()
 
-    assert "SOAP note of 3 Mar 2027" in chart
-    assert "Addendum to the SOAP note of 3 Mar 2027" in chart
-    assert "<h1>Addendum to the SOAP note of 3 Mar 2027</h1>" in draft
+    assert "SOAP note of 3 Mar 2032" in chart
+    assert "Addendum to the SOAP note of 3 Mar 2032" in chart
+    assert "<h1>Addendum to the SOAP note of 3 Mar 2032</h1>" in draft
     assert f"note {signed_note.pk}" not in chart + draft
 
 
