@@ -45,6 +45,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def every_view_loaded() -> None:
+    """Load the URL conf, and with it every view and vendor SDK, before the first test. Left
+    to a live server's first request it costs about 6 s of CPU: at a load average of 8 that
+    request took 46 s and the test's page load (30 s allowed) failed. Production does the
+    same before its first request (nexus/wsgi.py, under gunicorn's preload_app)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - loading is the point
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     # Playwright runs its driver on an event loop; Django must not mistake that for async.
