@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from appointments.models import AppointmentType
 from clinicians.models import Clinic, Clinician
+from nexus import metrics
 from tests.factories import (
     AppointmentTypeFactory,
     ClinicFactory,
@@ -101,10 +102,17 @@ def fake_google() -> Iterator[FakeGoogle]:
     yield google_oidc.running
 
 
+# Request metrics are sent when a test scrapes them or by its next request, never by a
+# thread at a moment of its own.
+metrics.FLUSH_IN_BACKGROUND = False
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     # Throttle and lockout counters, cached tokens and used TOTP codes live in the cache,
-    # keyed by ids the next test reuses; Redis also outlives the test process.
+    # keyed by ids the next test reuses; Redis also outlives the test process. The last
+    # test's request metrics, still held in the process, go with them.
+    metrics.http_metrics_flush()
     cache.clear()
 
 

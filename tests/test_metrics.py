@@ -255,3 +255,19 @@ def test_a_beat_run_that_expired_in_the_queue_is_counted_as_expired(client):
     assert (
         sample(samples, "nexus_celery_tasks_total", task="tests.metrics_ok", outcome="expired") == 1
     )
+
+
+def test_request_figures_are_held_in_the_process_and_sent_together(client, monkeypatch):
+    from nexus import metrics
+
+    metrics.http_metrics_flush()
+    monkeypatch.setattr(metrics, "_flushed_at", float("inf"))  # no flush is due
+    for _ in range(3):
+        client.get("/healthz/")
+    assert caches["default"].get("metrics:nexus_http_responses_total") is None
+
+    samples = scrape(client)
+
+    healthz = {"route": "healthz", "method": "GET"}
+    assert sample(samples, "nexus_http_responses_total", **healthz, status="200") == 3
+    assert sample(samples, "nexus_http_request_duration_seconds_count", **healthz) == 3
