@@ -7,7 +7,7 @@ working hours, time off, appointments, appointment types).
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils import dateformat
 
 from accounts.models import User
-from appointments.availability import OpenBlock, open_blocks
+from appointments.availability import open_blocks
+from appointments.calendar_cache import NEVER, cached_by_generation, first_hold_lapse
+from appointments.calendar_html import free_slot_html
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
@@ -59,6 +61,7 @@ class FreeSlot(Placed):
     book_url: str = ""  # the booking panel for this clinician and time (no patient)
     label: str = ""  # "9:30"
     aria_label: str = ""  # "Book Dr Amelia Nguyen at 9:30 AM Tue 1 Dec"
+    html: str = ""  # the link, with PATIENT_MARK where a chosen patient goes (calendar_html)
 
     @property
     def local_start(self) -> ZonedDateTime:
@@ -109,6 +112,42 @@ def pk_url(name: str) -> Callable[[int], str]:
     return lambda pk: f"{head}{pk}{tail}"
 
 
+@dataclass
+class ClinicSetup:
+    """The clinic's active clinicians in calendar order and the appointment types: changed
+    only by edits to clinicians, clinics and types, which retire everyone's generation."""
+
+    clinicians: list[Clinician]
+    types: list[AppointmentType]
+
+
+@dataclass
+class Grid:
+    """What a calendar page shows that is the same for everyone who looks at it, until a
+    booking, hold, time off or working-hours change retires it (calendar_cache.py)."""
+
+    hours: dict[int, list[WorkingHours]]  # each clinician's blocks at this clinic, every weekday
+    leave: list[TimeOff]
+    first_hour: int
+    last_hour: int
+    # Every free row of each (day, clinician), including those already past: the request
+    # drops the ones before now.
+    free: dict[tuple[date, int], list[FreeSlot]]
+
+
+def clinic_setup(clinic: Clinic) -> ClinicSetup:
+    def compute() -> tuple[ClinicSetup, float]:
+        clinicians = (
+            Clinician.objects.filter(clinics=clinic, is_active=True)
+            .order_by("family_name", "given_name")
+            .only("title", "given_name", "family_name")
+        )
+        types = AppointmentType.objects.filter(is_active=True).only("name", "colour")
+        return ClinicSetup(list(clinicians), list(types)), NEVER
+
+    return cached_by_generation(f"calendar:setup:{clinic.pk}", clinician_ids=[], compute=compute)
+
+
 def calendar_page(
     *,
     user: User,
@@ -125,51 +164,29 @@ def calendar_page(
     window_start = datetime.combine(start_day, time.min, tzinfo=tz)
     window_end = datetime.combine(day_list[-1] + timedelta(days=1), time.min, tzinfo=tz)
 
-    clinicians = Clinician.objects.filter(clinics=clinic, is_active=True).order_by(
-        "family_name", "given_name"
-    )
+    setup = clinic_setup(clinic)
+    clinician_list: list[Any] = setup.clinicians  # each given .hours_here at this clinic
     if clinician_ids:
-        clinicians = clinicians.filter(pk__in=clinician_ids)
-    clinician_list: list[Any] = list(clinicians)  # each given .hours_here at this clinic
+        clinician_list = [c for c in clinician_list if c.pk in clinician_ids]
     ids = [c.pk for c in clinician_list]
-    # As prefetch_related("working_hours") would, without its per-request machinery.
-    hours_of: dict[int, list[WorkingHours]] = {pk: [] for pk in ids}
-    for block in WorkingHours.objects.filter(clinic=clinic, clinician_id__in=ids):
-        hours_of[block.clinician_id].append(block)
-    for clinician in clinician_list:
-        clinician.hours_here = hours_of[clinician.pk]
-    leave = list(
-        TimeOff.objects.filter(clinician_id__in=ids, start__lt=window_end, end__gt=window_start)
-        .filter(Q(clinic=clinic) | Q(clinic__isnull=True))
-        .only("clinician_id", "clinic_id", "start", "end")
+    grid = cached_by_generation(
+        f"calendar:grid:{clinic.pk}:{start_day}:{days}:{','.join(map(str, ids))}",
+        clinician_ids=ids,
+        compute=lambda: _grid(clinic, clinician_list, day_list, window_start, window_end),
     )
+    for clinician in clinician_list:
+        clinician.hours_here = grid.hours[clinician.pk]
+    leave = grid.leave
+    first_hour, last_hour = grid.first_hour, grid.last_hour
     shown = appointment_list(user=user).overlapping(window_start, window_end)
     if not show_cancelled:
         shown = shown.exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
     appointments = list(shown.filter(clinic=clinic, clinician_id__in=ids).order_by("start"))
-    hours = [h for c in clinician_list for h in c.hours_here]
-    first = min([h.start_time.hour for h in hours], default=DEFAULT_FIRST_HOUR)
-    last = max([h.end_time.hour + (1 if h.end_time.minute else 0) for h in hours], default=0)
-    first_hour, last_hour = min(first, DEFAULT_FIRST_HOUR), max(last, DEFAULT_LAST_HOUR)
     now = now or datetime.now(tz)
-    # Free rows come from the availability engine, which also counts the clinicians'
-    # appointments at other clinics: they cannot be in two places at once.
-    free_by_column: dict[tuple[date, int], list[OpenBlock]] = {}
-    for open_block in open_blocks(
-        clinician_ids=ids,
-        start_date=start_day,
-        end_date=day_list[-1],
-        clinic=clinic,
-        hours=hours,
-        time_off=leave,
-    ):
-        free_by_column.setdefault((open_block.day, open_block.clinician_id), []).append(open_block)
 
     panel_url, move_url = pk_url("appointments:panel"), pk_url("appointments:move")
-    book_url = reverse("appointments:book")
     columns = []
     for day in day_list:
-        day_label = dateformat.format(day, "D j M")
         origin = datetime.combine(day, time(first_hour), tzinfo=tz)
         for index, clinician in enumerate(clinician_list):
             column = Column(day=day, clinician=clinician, first_of_day=index == 0)
@@ -210,28 +227,9 @@ def calendar_page(
                             datetime.combine(day, block.end_time, tzinfo=tz),
                         )
                     )
-            for open_block in free_by_column.get((day, clinician.pk), []):
-                for slot in open_block.starts(length=ROW, step=ROW, not_before=now):
-                    spot = place(slot, slot + ROW)
-                    local = in_zone(slot, tz)
-                    query = (
-                        f"clinic={clinic.pk}&clinician={clinician.pk}"
-                        f"&start={quote(dateformat.format(local, 'c'), safe='/')}"
-                    )
-                    column.free.append(
-                        FreeSlot(
-                            spot.top,
-                            spot.height,
-                            slot.astimezone(tz),
-                            tz,
-                            book_url=f"{book_url}?{query}",
-                            label=dateformat.time_format(local, "g:i"),
-                            aria_label=(
-                                f"Book {clinician} at {dateformat.time_format(local, 'g:i A')}"
-                                f" {day_label}"
-                            ),
-                        )
-                    )
+            column.free = [
+                slot for slot in grid.free.get((day, clinician.pk), []) if slot.start >= now
+            ]
             columns.append(column)
 
     if days > 1:
@@ -242,7 +240,6 @@ def calendar_page(
         for index, column in enumerate(columns):
             column.first_of_day = index == 0 or columns[index - 1].day != column.day
 
-    types = list(AppointmentType.objects.filter(is_active=True).only("name", "colour"))
     return CalendarPage(
         clinic=clinic,
         days=day_list,
@@ -250,5 +247,75 @@ def calendar_page(
         columns=columns,
         first_hour=first_hour,
         last_hour=last_hour,
-        types=types,
+        types=setup.types,
     )
+
+
+def _grid(
+    clinic: Clinic,
+    clinician_list: list[Clinician],
+    day_list: list[date],
+    window_start: datetime,
+    window_end: datetime,
+) -> tuple[Grid, float]:
+    """The grid of these clinicians on these days, and when it lapses (the first live
+    online hold in it expires). Four queries, five with a hold in the window."""
+    tz = clinic.tz
+    ids = [c.pk for c in clinician_list]
+    clinicians = {c.pk: c for c in clinician_list}
+    # As prefetch_related("working_hours") would, without its per-request machinery.
+    hours_of: dict[int, list[WorkingHours]] = {pk: [] for pk in ids}
+    for block in WorkingHours.objects.filter(clinic=clinic, clinician_id__in=ids):
+        hours_of[block.clinician_id].append(block)
+    leave = list(
+        TimeOff.objects.filter(clinician_id__in=ids, start__lt=window_end, end__gt=window_start)
+        .filter(Q(clinic=clinic) | Q(clinic__isnull=True))
+        .only("clinician_id", "clinic_id", "start", "end")
+    )
+    hours = [h for pk in ids for h in hours_of[pk]]
+    first = min([h.start_time.hour for h in hours], default=DEFAULT_FIRST_HOUR)
+    last = max([h.end_time.hour + (1 if h.end_time.minute else 0) for h in hours], default=0)
+    first_hour, last_hour = min(first, DEFAULT_FIRST_HOUR), max(last, DEFAULT_LAST_HOUR)
+    book_url = reverse("appointments:book")
+    free: dict[tuple[date, int], list[FreeSlot]] = {}
+    # Free rows come from the availability engine, which also counts the clinicians'
+    # appointments at other clinics: they cannot be in two places at once. Every row of
+    # the day is kept, past ones too, so the entry serves the whole day.
+    since_ever = datetime.min.replace(tzinfo=UTC)
+    blocks = open_blocks(
+        clinician_ids=ids,
+        start_date=day_list[0],
+        end_date=day_list[-1],
+        clinic=clinic,
+        hours=hours,
+        time_off=leave,
+    )
+    for open_block in blocks:
+        day = open_block.day
+        clinician = clinicians[open_block.clinician_id]
+        origin = datetime.combine(day, time(first_hour), tzinfo=tz)
+        day_label = dateformat.format(day, "D j M")
+        column = free.setdefault((day, clinician.pk), [])
+        for slot in open_block.starts(length=ROW, step=ROW, not_before=since_ever):
+            local = in_zone(slot, tz)
+            start_min = (slot.astimezone(tz) - origin).total_seconds() / 60
+            top = max(0, round(start_min / ROW_MINUTES * ROW_PX))
+            query = (
+                f"clinic={clinic.pk}&clinician={clinician.pk}"
+                f"&start={quote(dateformat.format(local, 'c'), safe='/')}"
+            )
+            placed = FreeSlot(
+                top,
+                max(ROW_PX, round((start_min + ROW_MINUTES) / ROW_MINUTES * ROW_PX) - top),
+                slot.astimezone(tz),
+                tz,
+                book_url=f"{book_url}?{query}",
+                label=dateformat.time_format(local, "g:i"),
+                aria_label=(
+                    f"Book {clinician} at {dateformat.time_format(local, 'g:i A')} {day_label}"
+                ),
+            )
+            placed.html = free_slot_html(placed)
+            column.append(placed)
+    grid = Grid(hours_of, leave, first_hour, last_hour, free)
+    return grid, first_hold_lapse(ids, start=window_start, end=window_end) if blocks else NEVER

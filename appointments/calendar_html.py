@@ -9,29 +9,38 @@ through `escape`, as the template's autoescaping did.
 """
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from appointments.calendar import CalendarPage, FreeSlot, PlacedAppointment
+if TYPE_CHECKING:  # calendar.py builds the free times' links with free_slot_html
+    from appointments.calendar import CalendarPage, FreeSlot, PlacedAppointment
+
+# Where the chosen patient goes in a free time's link ("Book" from a chart). The links are
+# cached without it (appointments/calendar_cache.py); NUL never comes out of `escape` on a
+# database value (PostgreSQL text cannot hold it), so the mark cannot clash with content.
+PATIENT_MARK = "\x00patient\x00"
 
 
 def calendar_cells_html(
-    page: CalendarPage, *, for_patient_id: int | None, movable: Collection[str]
+    page: "CalendarPage", *, for_patient_id: int | None, movable: Collection[str]
 ) -> None:
     """Fill in each column's `free_html` and `appointments_html`."""
     patient = f"&amp;patient={for_patient_id}" if for_patient_id else ""
     for column in page.columns:
-        column.free_html = mark_safe(  # noqa: S308 - every value is escaped below
-            "".join(_free_html(slot, patient) for slot in column.free)
+        free = "".join(slot.html or free_slot_html(slot) for slot in column.free)
+        column.free_html = mark_safe(  # noqa: S308 - every value is escaped in free_slot_html
+            free.replace(PATIENT_MARK, patient)
         )
         column.appointments_html = mark_safe(  # noqa: S308 - every value is escaped below
             "".join(_appointment_html(placed, movable) for placed in column.appointments)
         )
 
 
-def _free_html(slot: FreeSlot, patient: str) -> str:
-    url = escape(slot.book_url) + patient
+def free_slot_html(slot: "FreeSlot") -> str:
+    """A free time's link, with PATIENT_MARK where the chosen patient's id goes."""
+    url = escape(slot.book_url) + PATIENT_MARK
     return (
         f'\n          <a class="cal-free" data-start="{escape(slot.start.isoformat())}"'
         f' style="{escape(slot.style)}"'
@@ -42,7 +51,7 @@ def _free_html(slot: FreeSlot, patient: str) -> str:
     )
 
 
-def _appointment_html(placed: PlacedAppointment, movable: Collection[str]) -> str:
+def _appointment_html(placed: "PlacedAppointment", movable: Collection[str]) -> str:
     a = placed.appointment
     patient = a.patient
     kind = a.appointment_type

@@ -1,13 +1,14 @@
 """Reads of the schedule: appointment lists and free slots."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from accounts.models import User
 from appointments.availability import open_blocks
+from appointments.calendar_cache import NEVER, cached_by_generation, first_hold_lapse
 from appointments.models import (
     Appointment,
     AppointmentQuerySet,
@@ -114,14 +115,33 @@ def booking_starts(
     now: datetime | None = None,
 ) -> list[ZonedDateTime]:
     """The clinic-local start times on `day` at which the whole of this type fits in the
-    clinician's free time at this clinic: what the staff booking panel offers."""
+    clinician's free time at this clinic: what the staff booking panel offers. The day's
+    times are computed once and cached until the clinician's diary changes
+    (appointments/calendar_cache.py); those before `now` are dropped on each call."""
     length = appointment_type.duration
-    return [
-        in_zone(start, clinic.tz)
-        for block in open_blocks(
+
+    def compute() -> tuple[tuple[float, ...], float]:
+        blocks = open_blocks(
             clinician_ids=[clinician.pk], start_date=day, end_date=day, clinic=clinic
         )
-        for start in block.starts(length=length, not_before=now or timezone.now())
+        since_ever = datetime.min.replace(tzinfo=UTC)
+        starts = tuple(
+            start.timestamp()
+            for block in blocks
+            for start in block.starts(length=length, not_before=since_ever)
+        )
+        if not blocks:
+            return starts, NEVER
+        window = (min(b.start for b in blocks), max(b.end for b in blocks))
+        return starts, first_hold_lapse([clinician.pk], start=window[0], end=window[1])
+
+    key = f"calendar:starts:{clinician.pk}:{clinic.pk}:{appointment_type.pk}:{length}:{day}"
+    starts = cached_by_generation(key, clinician_ids=[clinician.pk], compute=compute)
+    not_before = (now or timezone.now()).timestamp()
+    return [
+        in_zone(datetime.fromtimestamp(start, UTC), clinic.tz)
+        for start in starts
+        if start >= not_before
     ]
 
 
