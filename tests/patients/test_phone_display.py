@@ -50,3 +50,13 @@ def test_a_number_typed_nationally_is_still_stored_in_e164(desk):
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert str(Patient.objects.get(pk=patient.pk).phone) == "+61498765432"
+
+
+@pytest.mark.parametrize(
+    "stored", ["+61412345678", "+61298765432", "+61255501234", "+611300123456", "+442079460958"]
+)
+def test_a_number_loaded_from_the_database_is_shown_as_its_stored_text_is(stored):
+    patient = PatientFactory(phone=stored)
+    loaded = Patient.objects.get(pk=patient.pk).phone
+
+    assert phone_national(loaded) == phone_national(str(loaded)) == phone_national(stored)

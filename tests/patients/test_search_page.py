@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from audit.models import AuditEvent
 from tests.conftest import signed_in
@@ -43,3 +44,12 @@ def test_search_costs_the_same_for_3_or_25_matches(desk):
 
     # The user, their permissions (user and group), the page of patients, one audit insert.
     assert queries() == few <= 5
+
+
+def test_each_result_links_to_its_chart(desk):
+    adas = PatientFactory.create_batch(2, given_name="Ada")
+
+    page = desk.get("/patients/", {"q": "ada"}).content.decode()
+
+    for ada in adas:
+        assert f'<a href="{reverse("patients:chart", args=[ada.pk])}">' in page
