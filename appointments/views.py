@@ -60,6 +60,8 @@ from patients.selectors import patient_list
 VIEWS = {"day": 1, "week": 7}
 # What the booking panel's query may fill in (the panel asks again when one changes).
 BOOKING_QUERY = ("clinician", "appointment_type", "date", "time", "notes")
+# The id of the panel's start-times part, which htmx names in HX-Target when it asks again.
+STARTS_TARGET = "booking-starts"
 
 
 def _clinic(
@@ -260,6 +262,10 @@ def book(request: StaffRequest) -> HttpResponse:
         "blocked": sum(1 for o in occurrences if o["problem"]),
         **_starts_that_fit(form, clinic),
     }
+    if request.method == "GET" and request.htmx.target == STARTS_TARGET:
+        # The panel asking again for its start times swaps in that part alone
+        # (hx-select): rendering the form's select lists for it cost most of the request.
+        return render(request, "appointments/_booking_starts.html", context)
     return _panel(request, "appointments/book.html", context)
 
 

@@ -129,8 +129,11 @@ def _measure(*, requests: int, only: str) -> list[dict[str, object]]:
         if only and only not in name:
             continue
         client = staff if is_staff else api
-        # The panel's times are asked for by htmx, as the capacity benchmark does.
-        headers = {"HX-Request": "true"} if path.startswith("/calendar/book/") else {}
+        # The panel's times are asked for by htmx, naming the part it swaps in, as the
+        # panel does when the type, clinician or day changes.
+        headers = {}
+        if path.startswith("/calendar/book/"):
+            headers = {"HX-Request": "true", "HX-Target": "booking-starts"}
         # The public pages limit each address to a minute's worth of visits (nexus.ratelimit):
         # each request comes from its own address, paying the limiter but never meeting it.
         addresses: Iterator[str] = repeat("127.0.0.1")

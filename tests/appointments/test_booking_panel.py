@@ -99,3 +99,24 @@ def test_a_far_off_day_in_the_query_is_not_an_error(desk, practice):
 
     assert "booking-start-times" in page  # the field is there; no times are offered
     assert "<datalist" not in page
+
+
+def test_asking_again_for_the_start_times_answers_that_part_alone(desk, practice):
+    # Given the panel open, when reception changes the day (htmx asks for the times part)
+    query = {
+        "clinic": practice.clinic.pk,
+        "clinician": practice.clinician.pk,
+        "appointment_type": practice.consult.pk,
+        "date": MONDAY.isoformat(),
+    }
+    whole = panel(desk, practice, **query)
+    response = desk.get(
+        "/calendar/book/", query, headers={"HX-Request": "true", "HX-Target": "booking-starts"}
+    )
+
+    # Then the answer is the start times the panel swaps in, the same as the full panel's
+    part = response.content.decode()
+    assert response.status_code == 200
+    assert part.lstrip().startswith('<div id="booking-starts"')
+    assert offered(part) == offered(whole) and "09:00" in offered(part)
+    assert "<select" not in part and "<form" not in part
