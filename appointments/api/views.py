@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -10,7 +10,9 @@ from rest_framework.response import Response
 
 from appointments import services
 from appointments.api.serializers import (
+    LIST_COLUMNS,
     AppointmentBookSerializer,
+    AppointmentRow,
     AppointmentSerializer,
     AppointmentTypeSerializer,
     AppointmentUpdateSerializer,
@@ -50,6 +52,18 @@ class AppointmentFilter(FilterSet):
         fields = ["status"]
 
 
+class AppointmentPagination(CursorPagination):
+    """Hands out the listed rows as AppointmentRow, so the audit trail can name them."""
+
+    def paginate_queryset(  # type: ignore[override]
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any] | None:
+        page = super().paginate_queryset(queryset, request, view)
+        if page is None:
+            return None
+        return [AppointmentRow(row) if isinstance(row, dict) else row for row in page]
+
+
 class AppointmentViewSet(
     AuditedViewSetMixin,
     mixins.ListModelMixin,
@@ -59,7 +73,7 @@ class AppointmentViewSet(
     queryset = Appointment.objects.all()
     serializer_class = AppointmentSerializer
     filterset_class = AppointmentFilter
-    pagination_class = CursorPagination
+    pagination_class = AppointmentPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
     scope_resource = "appointments"
     required_permissions = {
@@ -73,7 +87,11 @@ class AppointmentViewSet(
     }
 
     def get_queryset(self) -> QuerySet[Appointment]:
-        return appointment_list(user=request_user(self.request))
+        appointments = appointment_list(user=request_user(self.request))
+        if self.action == "list":
+            # Rows, not model instances: AppointmentSerializer reads either.
+            return cast(QuerySet[Appointment], appointments.values(*LIST_COLUMNS))
+        return appointments
 
     @extend_schema(request=AppointmentBookSerializer, responses={201: AppointmentSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

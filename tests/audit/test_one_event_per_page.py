@@ -61,6 +61,7 @@ def test_an_api_list_is_one_event_naming_every_patient_on_the_page(
     assert len(response.json()["results"]) == 3
     [event] = AuditEvent.objects.exclude(action__in=["login", "login_failed"])
     assert (event.action, event.object_type) == ("read", "appointments.appointment")
+    assert event.object_ids == [str(row["id"]) for row in response.json()["results"]]
     assert event.patient_ids == sorted(p.pk for p in patients)
     for patient in patients:
         found = admin_api.get("/api/v1/audit-events/", {"patient": patient.pk}).json()
