@@ -62,7 +62,7 @@ class PageNumberPagination(pagination.BasePagination):
         if self.page > MAX_PAGE:
             raise ValidationFailed(f"page must be at most {MAX_PAGE}.", field=self.page_query_param)
         offset = (self.page - 1) * self.page_size
-        rows = list(queryset[offset : offset + self.page_size + 1])
+        rows = self.page_rows(queryset, offset, self.page_size + 1)
         self.has_next = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if self.page == 1 and not self.has_next:
@@ -71,6 +71,10 @@ class PageNumberPagination(pagination.BasePagination):
             capped = queryset.order_by()[: COUNT_CAP + 1].count()
             self.count = capped if capped <= COUNT_CAP else None
         return rows
+
+    def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
+        """The rows from `offset`, at most `limit` of them, in the queryset's order."""
+        return list(queryset[offset : offset + limit])
 
     def _url(self, page: int | None) -> str | None:
         if page is None:

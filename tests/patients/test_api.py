@@ -128,6 +128,22 @@ def test_list_is_paginated_with_an_exact_small_count(reception_api):
     assert second["next"] is None
 
 
+def test_paging_through_a_search_shows_every_match_once_in_name_order(reception_api):
+    for given, family in [("Cat", "Smithers"), ("bob", "smith"), ("Eve", "Smithe")]:
+        PatientFactory(given_name=given, family_name=family)
+    for given, family in [("Dan", "SMITH"), ("Ann", "Smith"), ("Zed", "Jones")]:
+        PatientFactory(given_name=given, family_name=family)
+
+    page = reception_api.get(URL, {"search": "smi", "page_size": 2}).json()
+    count, shown = page["count"], [p["given_name"] for p in page["results"]]
+    while page["next"]:
+        page = reception_api.get(page["next"]).json()
+        shown += [p["given_name"] for p in page["results"]]
+
+    assert count == 5
+    assert shown == ["Ann", "bob", "Dan", "Eve", "Cat"]
+
+
 @requires_postgres
 def test_search_sql_can_use_the_prefix_indexes(register):
     # With sequential scans priced out, a plan that still scans the table means the
