@@ -64,7 +64,16 @@ class LeanReadSerializer(serializers.ModelSerializer[Any]):
         return cls._read_plan
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return {
-            name: convert(getattr(instance, attribute)) if convert else getattr(instance, attribute)
-            for name, attribute, convert in self._plan()
-        }
+        # The request's zone, looked up once per serializer (a page of 25 is one serializer):
+        # timezone.localtime() without a zone reads it from a context-local on every value.
+        zone = self.__dict__.get("_zone")
+        if zone is None:
+            zone = self.__dict__["_zone"] = timezone.get_current_timezone()
+        result = {}
+        for name, attribute, convert in self._plan():
+            value = getattr(instance, attribute)
+            if convert is _as_datetime:
+                result[name] = timezone.localtime(value, zone).isoformat() if value else None
+            else:
+                result[name] = convert(value) if convert else value
+        return result
