@@ -6,15 +6,15 @@ still decides who is signed in: a cached user is only taken when the session's a
 matches it (so a password change or `user_sessions_end` signs sessions out as before), and
 anything unusual goes through Django's own `get_user`.
 
-Invalidation, so a change applies on the very next request:
-- a user's entry is dropped when the user is saved or deleted, their sessions are ended,
-  they sign out, or their roles or own permissions change (`forget`);
-- every entry is dropped at once when a role's permissions change or a role or permission
-  is saved or deleted (`forget_everyone`: a new random generation, which each entry must
-  carry). The generation is read before the user is, so a change that lands in between
-  leaves an entry that is never taken.
-The timeout only bounds a request that read the user just before a change committed and
-cached it just after.
+Invalidation, so a change applies on the very next request: each entry carries the stamp
+it was read under, and is taken only while the stamp is still current.
+- A user's own version is renewed when the user is saved or deleted, their sessions are
+  ended, they sign out, or their roles or own permissions change (`forget`).
+- The generation every entry shares is renewed when a role's permissions change or a role
+  or permission is saved or deleted (`forget_everyone`).
+Both are renewed now and again after commit, and both are read before the user is: a
+request that read the user just before a change committed and caches it just after leaves
+an entry under the old stamp, which is never taken.
 """
 
 import uuid
@@ -40,6 +40,10 @@ def _key(user_id: Any) -> str:
     return f"authuser:{user_id}"
 
 
+def _version_key(user_id: Any) -> str:
+    return f"authuser:{user_id}:version"
+
+
 def _generation() -> str:
     generation = cache.get(_GENERATION_KEY)
     if generation is None:
@@ -49,12 +53,17 @@ def _generation() -> str:
 
 
 def forget(user_id: Any) -> None:
-    """Drop one user's entry, now and again after commit (a request may re-cache the old
-    state while the change is still uncommitted)."""
-    key = _key(user_id)
-    cache.delete(key)
+    """Retire one user's entry, now and again after commit (a request may cache the old
+    state while the change is still uncommitted). The version never expires: an expired
+    one would make the stamp of an entry cached during the change current again."""
+    key = _version_key(user_id)
+
+    def renew() -> None:
+        cache.set(key, uuid.uuid4().hex, None)
+
+    renew()
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: cache.delete(key))
+        transaction.on_commit(renew)
 
 
 def forget_everyone() -> None:
@@ -78,19 +87,21 @@ def session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
         or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
     ):
         return auth.get_user(request)
-    key = _key(user_id)
-    found = cache.get_many([key, _GENERATION_KEY])
+    key, version_key = _key(user_id), _version_key(user_id)
+    found = cache.get_many([key, version_key, _GENERATION_KEY])
     entry, generation = found.get(key), found.get(_GENERATION_KEY)
-    if entry is not None and generation is not None and entry[0] == generation:
+    stamp = (generation, found.get(version_key))
+    if entry is not None and generation is not None and entry[0] == stamp:
         cached: AbstractBaseUser = entry[1]
         if constant_time_compare(session_hash, cached.get_session_auth_hash()):
             return cached
-    generation = generation or _generation()
+    if generation is None:
+        stamp = (_generation(), stamp[1])
     user = auth.get_user(request)
     if user.is_authenticated:
         # The permissions are loaded into the user's own caches and pickled along.
         user.get_all_permissions()
-        cache.set(key, (generation, user), CACHE_SECONDS)
+        cache.set(key, (stamp, user), CACHE_SECONDS)
     return user
 
 

@@ -2,11 +2,13 @@
 applies on the very next request."""
 
 import pytest
+from django.contrib import auth
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.auth_cache import forget
 from accounts.models import User
 from accounts.services import user_sessions_end
 from tests.factories import UserFactory
@@ -134,3 +136,27 @@ def test_another_users_cached_entry_is_not_taken_for_this_session(signed_in):
     other.get(PAGE)
 
     assert client.get(PAGE).wsgi_request.user.pk == user.pk
+
+
+def test_a_change_committed_while_a_request_reads_the_user_is_not_hidden_by_its_entry(
+    signed_in, monkeypatch
+):
+    """A request reads the user, the deactivation commits (and retires the entry), and only
+    then does the request cache what it read: that entry must never be taken."""
+    client, user = signed_in
+    read_user = auth.get_user
+
+    def read_then_the_change_commits(request):  # type: ignore[no-untyped-def]
+        found = read_user(request)
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        forget(user.pk)  # what the deactivation's save does after commit
+        return found
+
+    monkeypatch.setattr(auth, "get_user", read_then_the_change_commits)
+    forget(user.pk)  # the next request reads the user afresh, and is overtaken
+    assert client.get(PAGE).status_code == 200  # it read the user while still active
+    monkeypatch.setattr(auth, "get_user", read_user)
+
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
