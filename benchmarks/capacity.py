@@ -100,13 +100,19 @@ def staff_mix(f: dict[str, Any]) -> list[dict[str, Any]]:
             "auth": auth,
             "paths": paths,
             "htmx": False,
+            "hx_target": "",
             "marker": "",
             **rest,
         }
 
     return [
         kind(
-            "patient search (htmx)", 5, "staff", [f"/patients/?q={q}" for q in SEARCHES], htmx=True
+            "patient search (htmx)",
+            5,
+            "staff",
+            [f"/patients/?q={q}" for q in SEARCHES],
+            htmx=True,
+            hx_target="patient-results",
         ),
         kind("patient chart", 4, "staff", [f"/patients/{pk}/" for pk in f["patients"]]),
         kind("calendar day, 3 clinicians", 3, "staff", calendar),
@@ -117,6 +123,7 @@ def staff_mix(f: dict[str, Any]) -> list[dict[str, Any]]:
             "staff",
             booking,
             htmx=True,
+            hx_target="booking-starts",
             marker='id="booking-start-times"',
         ),
         kind("clinician day schedule (API)", 3, "api", schedule),
@@ -199,6 +206,7 @@ def warm_up(*, base: str, f: dict[str, Any], rounds: int) -> None:
                 request.add_header("Authorization", f"Bearer {f['token']}")
             if kind["htmx"]:
                 request.add_header("HX-Request", "true")
+                request.add_header("HX-Target", kind["hx_target"])
             with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
                 if response.status != 200 or response.url != request.full_url:
                     sys.exit(f"{kind['name']}: {request.full_url} answered {response.status}"

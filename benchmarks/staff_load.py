@@ -60,7 +60,9 @@ class StaffUser(FastHttpUser):
         elif kind["auth"] == "api":
             headers["Authorization"] = f"Bearer {plan['token']}"
         if kind["htmx"]:
+            # What htmx sends: the request flag and the id of the element it swaps.
             headers["HX-Request"] = "true"
+            headers["HX-Target"] = kind["hx_target"]
         progress["sent"] += 1
         with self.client.get(
             random.choice(kind["paths"]),
