@@ -1,9 +1,11 @@
-"""The calendar's free times and appointment blocks as HTML, built in Python.
+"""The calendar's grid (column heads, hour marks, working hours, time off, free times and
+appointment blocks) as HTML, built in Python.
 
-A full day of three clinicians draws a few dozen of these and a week of one clinician a
-hundred or more; through the template engine each costs a dozen variable lookups, each
-lookup trying a dict key, an attribute and a call before escaping. Joined here they cost
-a fraction of that (issue 16). The markup is exactly what calendar.html used to write
+A full day of three clinicians draws a few dozen free times and appointments and a week of
+one clinician a hundred or more; through the template engine each costs a dozen variable
+lookups, each lookup trying a dict key, an attribute and a call before escaping, and the
+grid's nested loops cost more than the rest of the page together. Joined here they cost a
+fraction of that (issue 16). The markup is exactly what calendar.html used to write
 inline, whitespace included, so a page is byte-for-byte the same; every value goes
 through `escape`, as the template's autoescaping did.
 """
@@ -11,8 +13,9 @@ through `escape`, as the template's autoescaping did.
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from django.utils import dateformat
 from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 if TYPE_CHECKING:  # calendar.py builds the free times' links with free_slot_html
     from appointments.calendar import CalendarPage, FreeSlot, PlacedAppointment
@@ -23,19 +26,60 @@ if TYPE_CHECKING:  # calendar.py builds the free times' links with free_slot_htm
 PATIENT_MARK = "\x00patient\x00"
 
 
-def calendar_cells_html(
-    page: "CalendarPage", *, for_patient_id: int | None, movable: Collection[str]
-) -> None:
-    """Fill in each column's `free_html` and `appointments_html`."""
+def calendar_grid_html(
+    page: "CalendarPage",
+    *,
+    week: bool,
+    for_patient_id: int | None,
+    movable: Collection[str],
+    row_px: int,
+    row_minutes: int,
+) -> SafeString:
+    """The `<div class="calendar">` element; `week`: the columns name their days."""
     patient = f"&amp;patient={for_patient_id}" if for_patient_id else ""
+    heads = []
+    columns = []
     for column in page.columns:
+        start = " day-start" if week and column.first_of_day else ""
+        clinician = escape(str(column.clinician))
+        day = (
+            f'<span class="cal-day">{escape(dateformat.format(column.day, "D j"))}</span>'
+            if week
+            else ""
+        )
+        heads.append(
+            f'\n      <div class="cal-head{start}">\n        {day}\n'
+            f"        <span>{clinician}</span>\n      </div>\n    "
+        )
+        hours = "".join(
+            f'<div class="cal-hours" style="{escape(block.style)}"></div>' for block in column.hours
+        )
+        off = "".join(
+            f'<div class="cal-off" style="{escape(block.style)}" title="Time off"></div>'
+            for block in column.time_off
+        )
         free = "".join(slot.html or free_slot_html(slot) for slot in column.free)
-        column.free_html = mark_safe(  # noqa: S308 - every value is escaped in free_slot_html
-            free.replace(PATIENT_MARK, patient)
+        appointments = "".join(_appointment_html(placed, movable) for placed in column.appointments)
+        columns.append(
+            f'\n      <section class="cal-col{start}"'
+            f' aria-label="{clinician}, {escape(dateformat.format(column.day, "l j F"))}"'
+            f' data-clinician="{column.clinician.pk}"'
+            f' data-day="{escape(dateformat.format(column.day, "Y-m-d"))}">'
+            f"\n        {hours}\n        {off}\n        {free.replace(PATIENT_MARK, patient)}"
+            f"\n        {appointments}\n      </section>\n    "
         )
-        column.appointments_html = mark_safe(  # noqa: S308 - every value is escaped below
-            "".join(_appointment_html(placed, movable) for placed in column.appointments)
-        )
+    marks = "".join(
+        f'<span style="top: {top}px">{escape(label)}</span>' for top, label in page.hour_marks
+    )
+    return mark_safe(  # noqa: S308 - every value is escaped above and in free_slot_html
+        f'<div class="calendar" style="--columns: {len(page.columns)}; --height: {page.height}px"'
+        f' data-first-hour="{page.first_hour}" data-row-px="{row_px}"'
+        f' data-row-minutes="{row_minutes}">\n    <div class="cal-corner"></div>\n    '
+        + "".join(heads)
+        + f'\n    <div class="cal-gutter">\n      {marks}\n    </div>\n    '
+        + "".join(columns)
+        + "\n  </div>"
+    )
 
 
 def free_slot_html(slot: "FreeSlot") -> str:
@@ -53,9 +97,7 @@ def free_slot_html(slot: "FreeSlot") -> str:
 
 def _appointment_html(placed: "PlacedAppointment", movable: Collection[str]) -> str:
     a = placed.appointment
-    patient = a.patient
-    kind = a.appointment_type
-    alerts = escape(patient.alerts) if patient.alerts else ""
+    alerts = escape(a.alerts) if a.alerts else ""
     clash = " during-time-off" if placed.during_time_off else ""
     move = f' draggable="true" data-move="{escape(placed.move_url)}"' if a.status in movable else ""
     flag = (
@@ -64,14 +106,14 @@ def _appointment_html(placed: "PlacedAppointment", movable: Collection[str]) -> 
     panel = escape(placed.panel_url)
     return (
         f'\n          \n          <a class="cal-appt status-{escape(a.status)}{clash}"'
-        f' style="{escape(placed.style)}; --type: {escape(kind.colour)}"'
+        f' style="{escape(placed.style)}; --type: {escape(a.type_colour)}"'
         f'\n             data-appointment="{a.pk}" data-start="{escape(a.start.isoformat())}"{move}'
         f'\n             href="{panel}" hx-get="{panel}" hx-target="#panel">'
-        f"\n            <strong>{flag}{escape(patient.given_name)} {escape(patient.family_name)}"
+        f"\n            <strong>{flag}{escape(a.given_name)} {escape(a.family_name)}"
         "</strong>"
         "\n            "
         + (f'<span class="visually-hidden">Alert: {alerts}</span>' if alerts else "")
-        + f"\n            <span>{escape(placed.time_label)} {escape(kind.name)}</span>"
+        + f"\n            <span>{escape(placed.time_label)} {escape(a.type_name)}</span>"
         f'\n            <span class="visually-hidden">{escape(a.get_status_display())}</span>'
         "\n            "
         + (

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
-from appointments.calendar_html import calendar_cells_html
+from appointments.calendar_html import calendar_grid_html
 from appointments.forms import (
     SCOPE_FOLLOWING,
     BookingForm,
@@ -47,7 +47,8 @@ from appointments.services import (
     appointment_undo_status,
     appointment_undo_target,
 )
-from audit.services import audit_change, audit_read
+from audit.models import AuditEvent
+from audit.services import Target, audit_change, audit_read, audit_record
 from clinicians.models import Clinic, Clinician
 from clinicians.selectors import clinic_chosen, clinics_open
 from nexus.dates import in_supported_range, parse_aware_datetime, parse_date
@@ -60,6 +61,7 @@ from patients.selectors import patient_list
 VIEWS = {"day": 1, "week": 7}
 # What the booking panel's query may fill in (the panel asks again when one changes).
 BOOKING_QUERY = ("clinician", "appointment_type", "date", "time", "notes")
+APPOINTMENT_LABEL = Appointment._meta.label_lower
 # The id of the panel's start-times part, which htmx names in HX-Target when it asks again.
 STARTS_TARGET = "booking-starts"
 
@@ -106,12 +108,22 @@ def calendar(request: StaffRequest) -> HttpResponse:
         clinician_ids=chosen,
         show_cancelled=show_cancelled,
     )
-    movable = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
-    calendar_cells_html(
-        page, for_patient_id=for_patient.pk if for_patient else None, movable=movable
+    grid = calendar_grid_html(
+        page,
+        week=view == "week",
+        for_patient_id=for_patient.pk if for_patient else None,
+        movable=(Appointment.Status.BOOKED, Appointment.Status.CONFIRMED),
+        row_px=ROW_PX,
+        row_minutes=ROW_MINUTES,
     )
+    # As audit_read would list them: the calendar's rows are values, not model instances.
     shown = [p.appointment for column in page.columns for p in column.appointments]
-    audit_read(request=request, records=shown, view="calendar")
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.READ,
+        targets=[Target(APPOINTMENT_LABEL, str(a.pk), a.patient_id) for a in shown],
+        detail={"view": "calendar"},
+    )
     step = timedelta(days=days)
     extra: dict[str, Any] = {"clinician": chosen or "all"}
     if show_cancelled:
@@ -130,14 +142,12 @@ def calendar(request: StaffRequest) -> HttpResponse:
         "for_patient": for_patient,
         "clinics": clinics,
         "chosen": chosen,
-        "column_count": len(page.columns),
+        "grid": grid,
         "sheet_url": f"{reverse('appointments:day_sheet')}?"
         + urlencode(
             {"clinic": clinic.pk, "date": day.isoformat(), "clinician": chosen}, doseq=True
         ),
         "show_cancelled": show_cancelled,
-        "row_px": ROW_PX,
-        "row_minutes": ROW_MINUTES,
     }
     return render(request, "appointments/calendar.html", context)
 
