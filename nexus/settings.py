@@ -74,7 +74,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "nexus.middleware.RejectNulBytesMiddleware",
     "nexus.middleware.PermissionsPolicyMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the settings' policy built once (nexus/middleware.py).
+    "nexus.middleware.CachedPolicyCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "nexus.middleware.NoStoreMiddleware",
     # Outside the request's transaction: a refused change still leaves its audit event.
