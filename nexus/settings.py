@@ -135,6 +135,9 @@ else:
     # Persistent connections: reconnecting per request cost 3-4x (docs/performance.md).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, health-checking only a connection that sat idle (nexus/db/postgresql).
+        DATABASES["default"]["ENGINE"] = "nexus.db.postgresql"
 # Sealing the audit chain (audit_seal) fills in three columns of audit rows, which the app's
 # own database role may not touch (audit/dbrole.py, README "Database roles"). Sealing
 # connects through this alias, as the schema owner; set it only where sealing runs (the
