@@ -53,6 +53,30 @@ def cached_slots(
     `end_date`, none before `earliest`, the first `limit` of them when given. `clinics` are
     the clinics the page already has, to attach to cached times; a time at any other
     clinic is computed again."""
+    return cached_slots_until(
+        clinician_ids=clinician_ids,
+        appointment_type=appointment_type,
+        start_date=start_date,
+        end_date=end_date,
+        earliest=earliest,
+        clinics=clinics,
+        limit=limit,
+    )[0]
+
+
+def cached_slots_until(
+    *,
+    clinician_ids: Sequence[int],
+    appointment_type: AppointmentType,
+    start_date: date,
+    end_date: date,
+    earliest: datetime,
+    clinics: Mapping[int, Clinic],
+    limit: int | None = None,
+) -> tuple[dict[int, list[Slot]], float]:
+    """`cached_slots`, and until when (epoch seconds) the answer holds without a write: the
+    first live hold behind it lapses then, freeing its time. A page built from the answer
+    must also go when its first time comes inside the notice."""
     keys = {
         pk: _entry_key(pk, appointment_type, start_date, end_date, limit) for pk in clinician_ids
     }
@@ -63,6 +87,7 @@ def cached_slots(
     tokens = generations(values, clinician_ids)
     now = time.time()
     found: dict[int, list[Slot]] = {}
+    until = NEVER
     for pk in clinician_ids:
         entry: Entry | None = values.get(keys[pk])
         if entry is None or entry[0] != (tokens[None], tokens[pk]) or now >= entry[1]:
@@ -70,9 +95,10 @@ def cached_slots(
         slots = _slots(entry[2], appointment_type, clinics, earliest, limit)
         if slots is not None:
             found[pk] = slots
+            until = min(until, entry[1])
     missing = [pk for pk in clinician_ids if pk not in found]
     if not missing:
-        return found
+        return found, until
     computed, lapses = _compute(missing, appointment_type, start_date, end_date, earliest, limit)
     fresh: dict[str, Entry] = {}
     for pk in missing:
@@ -83,8 +109,9 @@ def cached_slots(
             lapses.get(pk, NEVER),
             tuple((int(slot.start.timestamp()), slot.clinic.pk) for slot in slots),
         )
+        until = min(until, lapses.get(pk, NEVER))
     cache.set_many(fresh, timeout=ENTRY_SECONDS)
-    return found
+    return found, until
 
 
 def _slots(

@@ -6,19 +6,23 @@ cancel links carry only a signed appointment id. A booking never joins an existi
 record: it waits for reception's review (appointments.online).
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache as cache_fn
 from typing import cast
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template, render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
@@ -26,6 +30,7 @@ from django.utils.dateformat import time_format as format_time
 from django.views.decorators.http import require_http_methods
 
 from appointments.availability import generation_key, generations
+from appointments.calendar_cache import NEVER, cached_by_generation
 from appointments.holds import SlotHeld
 from appointments.ics import appointment_ics
 from appointments.links import appointment_from_link_token, appointment_link_token
@@ -43,7 +48,7 @@ from appointments.online import (
 from appointments.selectors import Slot, clinician_availability
 from audit.services import audit_change
 from booking.forms import PatientDetailsForm
-from booking.next_times import ENTRY_SECONDS, cached_slots
+from booking.next_times import ENTRY_SECONDS, cached_slots_until
 from booking.verification import (
     PendingBooking,
     verification_check,
@@ -115,9 +120,27 @@ class Offer:
     types: list[AppointmentType]
     clinics: list[Clinic]  # active, with a listed clinician
     disciplines: list[Discipline]
+    phones: dict[int, str]  # each clinic's, as the contact line prints it (slow to format)
+
+    def contacts(self, clinic_ids: Iterable[int] | None = None) -> list[ClinicContact] | None:
+        """`_contacts` of these clinics (all of them by default) without formatting their
+        phone numbers again; None when one is not a clinic of the offer."""
+        by_pk = {clinic.pk: clinic for clinic in self.clinics}
+        pks = list(by_pk) if clinic_ids is None else list(dict.fromkeys(clinic_ids))
+        if any(pk not in by_pk for pk in pks):
+            return None
+        now = timezone.now()
+        return [
+            ClinicContact(
+                name=by_pk[pk].name,
+                phone=self.phones[pk],
+                zone=zone_label(by_pk[pk].timezone, by_pk[pk].tz, now),
+            )
+            for pk in pks
+        ]
 
 
-OFFER_KEY = "booking:offer"
+OFFER_KEY = "booking:offer:2"
 
 
 def _offer() -> Offer:
@@ -126,12 +149,16 @@ def _offer() -> Offer:
     cached = values.get(OFFER_KEY)
     if cached is not None and cached[0] == token:
         return cast(Offer, cached[1])
+    clinics = list(
+        Clinic.objects.filter(is_active=True, clinicians__listed_publicly=True).distinct()
+    )
     offer = Offer(
         types=list(_bookable_types()),
-        clinics=list(
-            Clinic.objects.filter(is_active=True, clinicians__listed_publicly=True).distinct()
-        ),
+        clinics=clinics,
         disciplines=list(Discipline.objects.filter(clinicians__listed_publicly=True).distinct()),
+        phones={
+            contact.pk: contact.phone.as_national if contact.phone else "" for contact in clinics
+        },
     )
     cache.set(OFFER_KEY, (token, offer), timeout=ENTRY_SECONDS)
     return offer
@@ -172,14 +199,26 @@ def _cards(ids: list[int]) -> dict[int, Card]:
     missing = [pk for pk in ids if pk not in cards]
     if not missing:
         return cards
+    # Two queries for any number: the clinicians, then their disciplines' and clinics' names
+    # together, each kind in the order `clinician.disciplines.all()` would give.
+    clinicians = list(_listed().filter(pk__in=missing))
+    if not clinicians:
+        return cards
+    found = [clinician.pk for clinician in clinicians]
+    names: dict[tuple[int, int], list[str]] = defaultdict(list)
+    disciplines = Clinician.disciplines.through.objects.filter(clinician_id__in=found).values(
+        "clinician_id", kind=Value(0), name=F("discipline__name")
+    )
+    clinics = Clinician.clinics.through.objects.filter(clinician_id__in=found).values(
+        "clinician_id", kind=Value(1), name=F("clinic__name")
+    )
+    for row in disciplines.union(clinics, all=True).order_by("kind", "name"):
+        names[row["clinician_id"], row["kind"]].append(row["name"])
     fresh = {}
-    for clinician in _listed().filter(pk__in=missing).prefetch_related("disciplines", "clinics"):
+    for clinician in clinicians:
         about = " · ".join(
             part
-            for part in (
-                ", ".join(d.name for d in clinician.disciplines.all()),
-                ", ".join(c.name for c in clinician.clinics.all()),
-            )
+            for part in (", ".join(names[clinician.pk, 0]), ", ".join(names[clinician.pk, 1]))
             if part
         )
         card = Card(clinician.pk, str(clinician), about, clinician.accepting_new_patients)
@@ -206,33 +245,112 @@ def _listed_times(card: Card, slots: list[Slot], service: AppointmentType | None
     return Listed(card, f"{page}?type={service.pk}" if service else page, times)
 
 
+@cache_fn
+def _pages_version() -> str:
+    """Cached page parts outlive a deploy by up to ENTRY_SECONDS: they are kept under the
+    templates and the script they were made with, so a new release never serves an old
+    page pointing at a script that has gone."""
+    sources = [get_template(name).template.source for name in PAGE_TEMPLATES]
+    sources.append(static("js/zones.js"))
+    return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:12]
+
+
+PAGE_TEMPLATES = ("booking/_directory.html", "booking/_clinician.html", "booking/_zones.html")
+
+
+def _notice_lapse(slots: Iterable[Slot]) -> float:
+    """When the first of these times comes inside the minimum notice (epoch seconds): a page
+    offering it must go then."""
+    notice = 60 * settings.NEXUS_BOOKING_MIN_NOTICE_MINUTES
+    return min((slot.start.timestamp() - notice for slot in slots), default=NEVER)
+
+
 @require_http_methods(["GET"])
 def directory(request: HttpRequest) -> HttpResponse:
     if refused := _limited(request, "directory", 60):
         return refused
     _funnel("directory_search")
     offer = _offer()
-    clinicians = _listed().order_by("family_name", "given_name", "pk")
     name = request.GET.get("q", "").strip()[:80]
     discipline = request.GET.get("discipline", "")
     clinic = request.GET.get("clinic", "")
-    clinicians = clinician_search(clinicians, name)
-    if discipline.isascii() and discipline.isdigit():
-        clinicians = clinicians.filter(disciplines=int(discipline))
-    if clinic.isascii() and clinic.isdigit():
-        clinicians = clinicians.filter(clinics=int(clinic))
     # The next times depend on how long the visit is: the patient chooses the service first
     # (it was silently the shortest type), unless only one is offered.
     types = offer.types
     chosen = request.GET.get("type", "")
     service = next((t for t in types if str(t.pk) == chosen), types[0] if len(types) == 1 else None)
-    found = list(clinicians.values_list("pk", flat=True).distinct()[:30])
+    ask = _Directory(name, discipline, clinic, service)
+    contacts = offer.contacts() or _contacts(offer.clinics)
+    context = {"body": _directory_body(offer, ask), "contacts": contacts}
+    return render(request, "booking/directory.html", context)
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """What a visitor asked the directory for."""
+
+    name: str
+    discipline: str
+    clinic: str
+    service: AppointmentType | None
+
+
+def _directory_body(offer: Offer, ask: _Directory) -> str:
+    """The directory page's own part, the same for every visitor who asks the same: kept in
+    the cache under the availability generations of the practice and of the clinicians it
+    lists, until its first time comes inside the notice or a hold behind it lapses (the
+    clinicians' entries in booking/next_times.py follow the same rules). A name search, or
+    a filter that names no offered discipline or clinic, is made afresh each time: anyone
+    could fill the cache with those."""
+    if (
+        ask.name
+        or ask.discipline not in {"", *(str(d.pk) for d in offer.disciplines)}
+        or ask.clinic not in {"", *(str(c.pk) for c in offer.clinics)}
+    ):
+        return _directory_made(offer, ask, _directory_found(ask))[0]
+    filters = f"{ask.discipline}:{ask.clinic}"
+    key = f"booking:directory:{_pages_version()}:{filters}:{timezone.localdate()}"
+    if ask.service is None:
+        return cached_by_generation(
+            key,
+            clinician_ids=[],
+            compute=lambda: _directory_made(offer, ask, _directory_found(ask)),
+        )
+    # The times depend on each listed clinician's generation, so first which clinicians
+    # these are (the practice's generation covers the list), then the page for just them.
+    found = cached_by_generation(
+        f"booking:directory:found:{filters}",
+        clinician_ids=[],
+        compute=lambda: (_directory_found(ask), NEVER),
+    )
+    listed = hashlib.sha256(",".join(map(str, found)).encode()).hexdigest()[:16]
+    return cached_by_generation(
+        f"{key}:{ask.service.pk}:{listed}",
+        clinician_ids=found,
+        compute=lambda: _directory_made(offer, ask, found),
+    )
+
+
+def _directory_found(ask: _Directory) -> list[int]:
+    """The first 30 listed clinicians that match the visitor's filters."""
+    clinicians = clinician_search(_listed().order_by("family_name", "given_name", "pk"), ask.name)
+    if ask.discipline.isascii() and ask.discipline.isdigit():
+        clinicians = clinicians.filter(disciplines=int(ask.discipline))
+    if ask.clinic.isascii() and ask.clinic.isdigit():
+        clinicians = clinicians.filter(clinics=int(ask.clinic))
+    return list(clinicians.values_list("pk", flat=True).distinct()[:30])
+
+
+def _directory_made(offer: Offer, ask: _Directory, found: list[int]) -> tuple[str, float]:
+    """The page's part for these clinicians, and until when it holds without a write."""
     cards = _cards(found)
     shown = [cards[pk] for pk in found if pk in cards]  # one unlisted a moment ago: gone
     times: dict[int, list[Slot]] = {}
+    until = NEVER
+    service = ask.service
     if service and shown:
         today = timezone.localdate()
-        times = cached_slots(
+        times, until = cached_slots_until(
             clinician_ids=[c.pk for c in shown],
             appointment_type=service,
             start_date=today,
@@ -242,28 +360,39 @@ def directory(request: HttpRequest) -> HttpResponse:
             limit=NEXT_TIMES,
         )
     listing = [(card, times.get(card.pk, [])) for card in shown]
+    slots = [slot for _, card_slots in listing for slot in card_slots]
     context = {
         "listing": listing,
-        "entries": [_listed_times(card, slots, service) for card, slots in listing],
-        "q": name,
-        "discipline": discipline,
-        "clinic": clinic,
+        "entries": [_listed_times(card, card_slots, service) for card, card_slots in listing],
+        "q": ask.name,
+        "discipline": ask.discipline,
+        "clinic": ask.clinic,
         "disciplines": offer.disciplines,
         "clinics": offer.clinics,
-        "types": types,
+        "types": offer.types,
         "service": service,
-        "zones": zone_notes(places=((s.clinic, s.start) for _, slots in listing for s in slots)),
-        "contacts": _contacts(offer.clinics),
+        "zones": zone_notes(places=((s.clinic, s.start) for s in slots)),
     }
-    return render(request, "booking/directory.html", context)
+    return render_to_string("booking/_directory.html", context), min(until, _notice_lapse(slots))
+
+
+@dataclass(frozen=True)
+class _ClinicianWeek:
+    body: str
+    clinic_ids: list[int]
 
 
 @require_http_methods(["GET"])
 def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
     if refused := _limited(request, "slots", 60):
         return refused
-    clinician = get_object_or_404(_listed().prefetch_related("disciplines"), pk=clinician_id)
-    types = _offer().types
+    # Whether the clinician is listed, from the cards the directory keeps (no row is
+    # cached for an id that is not, and no generation made for it below).
+    card = _cards([clinician_id]).get(clinician_id)
+    if card is None:
+        raise Http404
+    offer = _offer()
+    types = offer.types
     if not types:
         raise Http404
     chosen = request.GET.get("type", "")
@@ -272,15 +401,43 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
     week = request.GET.get("week", "0")
     week_number = int(week) if week.isascii() and week.isdigit() and int(week) < WEEKS_AHEAD else 0
     first_day = timezone.localdate() + timedelta(days=7 * week_number)
+    # The week as anyone sees it, kept like the directory's (_directory_body).
+    key = (
+        f"booking:clinician:{_pages_version()}:{clinician_id}:{appointment_type.pk}"
+        f":{week_number}:{first_day}"
+    )
+    page = cached_by_generation(
+        key,
+        clinician_ids=[clinician_id],
+        compute=lambda: _clinician_week(
+            clinician_id, appointment_type, types, week_number, first_day
+        ),
+    )
+    contacts = offer.contacts(page.clinic_ids)
+    if contacts is None:
+        contacts = _contacts(Clinic.objects.filter(pk__in=page.clinic_ids))
+    context = {"title": card.name, "body": page.body, "contacts": contacts}
+    return render(request, "booking/clinician.html", context)
+
+
+def _clinician_week(
+    clinician_id: int,
+    appointment_type: AppointmentType,
+    types: list[AppointmentType],
+    week_number: int,
+    first_day: date,
+) -> tuple[_ClinicianWeek, float]:
+    clinician = get_object_or_404(_listed().prefetch_related("disciplines"), pk=clinician_id)
     clinics = list(clinician.clinics.filter(is_active=True))
-    slots = cached_slots(
+    found, until = cached_slots_until(
         clinician_ids=[clinician.pk],
         appointment_type=appointment_type,
         start_date=first_day,
         end_date=first_day + timedelta(days=6),
         earliest=_earliest_online(),
         clinics={c.pk: c for c in clinics},
-    )[clinician.pk]
+    )
+    slots = found[clinician.pk]
     by_day: dict[date, list[Slot]] = defaultdict(list)
     for slot in slots:
         by_day[timezone.localtime(slot.start, slot.clinic.tz).date()].append(slot)
@@ -293,9 +450,12 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
         "previous_week": week_number - 1 if week_number > 0 else None,
         "next_week": week_number + 1 if week_number + 1 < WEEKS_AHEAD else None,
         "zones": zone_notes(places=((s.clinic, s.start) for s in slots)),
-        "contacts": _contacts(clinics),
     }
-    return render(request, "booking/clinician.html", context)
+    page = _ClinicianWeek(
+        body=render_to_string("booking/_clinician.html", context),
+        clinic_ids=[c.pk for c in clinics],
+    )
+    return page, min(until, _notice_lapse(slots))
 
 
 def _earliest_online() -> datetime:

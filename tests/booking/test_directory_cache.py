@@ -344,3 +344,70 @@ def test_the_clinician_page_reads_its_week_from_the_cache(online):
     assert len(queries) <= 3
     assert page.content.count(b'class="button slot"') == 7 * 31  # 09:00 to 16:30, every 15 minutes
     assert len(page.content) < 60_000
+
+
+def clinician_page_times(practice: Practice) -> list[datetime]:
+    page = Client().get(f"/book/{practice.clinician.pk}/", {"type": practice.consult.pk})
+    assert page.status_code == 200
+    links = re.findall(r'class="button slot" href="([^"]+)"', page.content.decode())
+    starts = [parse_qs(link.replace("&amp;", "&").partition("?")[2])["start"][0] for link in links]
+    return [parse_aware_datetime(unquote(start)) for start in starts]  # type: ignore[misc]
+
+
+def test_the_clinician_page_shows_a_booking_on_the_next_visit(online, patient):
+    # Given the clinician's week, seen once (and so kept)
+    first = clinician_page_times(online)[0]
+
+    # When reception books its first time
+    appointment = appointment_book(
+        patient=patient,
+        clinician=online.clinician,
+        clinic=online.clinic,
+        appointment_type=online.consult,
+        start=first,
+        notify=False,
+    )
+
+    # Then the next visitor is not offered it, and is again once it is cancelled
+    assert first not in clinician_page_times(online)
+    appointment_cancel(appointment=appointment, reason="Unwell")
+    assert first in clinician_page_times(online)
+
+
+def test_a_kept_page_drops_a_time_that_comes_inside_the_notice(online, settings, monkeypatch):
+    def clock(moment: datetime) -> None:
+        monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
+        monkeypatch.setattr("booking.next_times.time.time", lambda: moment.timestamp())
+
+    # Given both public pages seen five minutes before the first free time comes inside the
+    # notice (the same day: a working day starts at 09:00; within the entries' lifetime)
+    first = first_free(online)
+    notice = timedelta(minutes=settings.NEXUS_BOOKING_MIN_NOTICE_MINUTES)
+    clock(first - notice - timedelta(minutes=5))
+    assert offered(online)[0] == first
+    assert clinician_page_times(online)[0] == first
+
+    # When the clock reaches that time's minimum notice, nobody having written anything
+    clock(first - notice + timedelta(seconds=1))
+
+    # Then neither page offers it any longer, and the directory offers the next one instead
+    assert first not in offered(online)
+    assert len(offered(online)) == 3
+    assert first not in clinician_page_times(online)
+
+
+def test_a_clinician_listed_or_unlisted_shows_on_the_next_visit(online):
+    # Given the directory and the clinician's page, seen once
+    assert Client().get("/book/").content.count(b"directory-card") == 1
+    assert Client().get(f"/book/{online.clinician.pk}/").status_code == 200
+
+    # When another clinician is listed and the first is not any longer
+    ClinicianFactory(clinics=[online.clinic], listed_publicly=True, family_name="Zed")
+    online.clinician.listed_publicly = False
+    online.clinician.save()
+
+    # Then the next visitors see just that
+    directory = Client().get("/book/").content.decode()
+    assert directory.count("directory-card") == 1
+    assert "Zed" in directory
+    assert Client().get(f"/book/{online.clinician.pk}/").status_code == 404
