@@ -21,7 +21,8 @@ from django.core.cache import cache
 from django.db.models import F, QuerySet, Value
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import get_template, render_to_string
+from django.template import Engine
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -250,7 +251,8 @@ def _pages_version() -> str:
     """Cached page parts outlive a deploy by up to ENTRY_SECONDS: they are kept under the
     templates and the script they were made with, so a new release never serves an old
     page pointing at a script that has gone."""
-    sources = [get_template(name).template.source for name in PAGE_TEMPLATES]
+    engine = Engine.get_default()
+    sources = [engine.get_template(name).source for name in PAGE_TEMPLATES]
     sources.append(static("js/zones.js"))
     return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:12]
 
