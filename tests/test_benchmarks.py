@@ -32,8 +32,13 @@ def test_the_cpu_benchmark_runs_every_request_on_a_small_practice(settings, caps
     by_name = {row["request"]: row for row in results}
     assert by_name["/healthz/"]["queries"] == 0
     # Each page read the database, and no page is near the sizes that made the calendar slow.
+    # The public booking pages are the exception: anonymous and the same for everyone, they
+    # are served from the cache (booking/views.py) within issue 16's budget of 5 queries.
     for name, row in by_name.items():
-        assert name == "/healthz/" or row["queries"] > 0, name
+        if name.startswith("public "):
+            assert row["queries"] <= 5, name  # type: ignore[operator]
+        else:
+            assert name == "/healthz/" or row["queries"] > 0, name
         assert 0 < int(row["bytes"]) < 200_000, name  # type: ignore[call-overload]
 
 
