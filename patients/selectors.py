@@ -164,13 +164,12 @@ def patient_appointments(
         rows, key=lambda row: (row[0], _aware(row[2]), row[1])
     ):
         local = in_zone(_aware(start), zoneinfo.ZoneInfo(zone))
-        formatted = DateFormat(local)
         lists[part].append(
             {
                 "id": pk,
                 "start": local,
-                "start_iso": formatted.format("c"),
-                "start_text": formatted.format("D j M Y, g:i A"),
+                "start_iso": local.isoformat(),  # what the date filter's "c" gives
+                "start_text": DateFormat(local).format("D j M Y, g:i A"),
                 "status": status,
                 "status_label": _STATUS_LABELS.get(status, status),
                 "repeat": series_id is not None,

@@ -128,6 +128,25 @@ def patient_edit(request: StaffRequest, patient_id: int) -> HttpResponse:
     return render(request, "patients/form.html", {"form": form, "patient": patient})
 
 
+# What the chart's notes list shows (a note's name, status, author and AI badge) and what
+# the audit event needs: each column left out is one Django neither compiles nor converts.
+# `addendum_to__status` is read when the corrected note is loaded (ClinicalNote.from_db).
+_CHART_NOTE = (
+    "patient",
+    "kind",
+    "title",
+    "status",
+    "ai_provenance",
+    "created_at",
+    "author__full_name",
+    "author__email",
+    "addendum_to__kind",
+    "addendum_to__status",
+    "addendum_to__created_at",
+    "addendum_to__addendum_to",
+)
+
+
 @require_GET
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
@@ -144,7 +163,7 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
         note_list(user=user)
         .filter(patient=patient)
         .select_related("addendum_to")
-        .defer("body", "addendum_to__body", "addendum_to__ai_provenance")[:CHART_NOTES]
+        .only(*_CHART_NOTE)[:CHART_NOTES]
     )
     documents = document_panel(user=user, patient=patient, category=request.GET.get("category", ""))
     # One event for everything the page shows: the record, its notes and its documents.
