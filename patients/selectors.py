@@ -4,7 +4,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import phonenumbers
 from django.db import connection
@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils.dateformat import DateFormat
 
 from accounts.models import User
-from appointments.models import Appointment, AppointmentType
+from appointments.models import Appointment, AppointmentSeries, AppointmentType
 from clinicians.models import Clinic, Clinician
 from nexus.timezones import ZonedDateTime, in_zone
 from patients.models import Patient
@@ -107,6 +107,7 @@ class PatientAppointments:
     upcoming: list[ChartAppointment]
     cancelled: list[ChartAppointment]
     past: list[ChartAppointment]
+    has_series: bool  # the patient has repeat bookings (listed apart, patient_series)
 
 
 _STATUS_LABELS: dict[str, str] = dict(Appointment.Status.choices)
@@ -115,11 +116,11 @@ _UPCOMING, _CANCELLED, _PAST = 0, 1, 2
 
 @cache
 def _chart_appointments_sql() -> str:
-    """The three lists as one statement: each part a small walk of the (patient, start)
-    index, stopped by its LIMIT. Written out rather than built by the ORM because compiling
-    three joined querysets cost more than everything else the chart does (issue 16: 11 ms
-    of 35 under load, against 0.4 ms for this); the rows are plain values, so nothing
-    else is lost."""
+    """The three lists as one statement, with whether the patient has repeat bookings:
+    each list a small walk of the (patient, start) index, stopped by its LIMIT. Written
+    out rather than built by the ORM because compiling three joined querysets cost more
+    than everything else the chart does (issue 16: 11 ms of 35 under load, against 0.4 ms
+    for this); the rows are plain values, so nothing else is lost."""
     a, k, c, t = (
         model._meta.db_table for model in (Appointment, Clinic, Clinician, AppointmentType)
     )
@@ -130,12 +131,19 @@ def _chart_appointments_sql() -> str:
         f"JOIN {t} t ON t.id = a.appointment_type_id "
         "WHERE a.patient_id = %s AND {where} ORDER BY {order} LIMIT %s) AS part{part}"
     )
-    return " UNION ALL ".join(
+    lists = " UNION ALL ".join(
         (
             part.format(part=_UPCOMING, where="a.start >= %s AND a.status <> %s", order=_SOON),
             part.format(part=_CANCELLED, where="a.start >= %s AND a.status = %s", order=_SOON),
             part.format(part=_PAST, where="a.start < %s", order="a.start DESC, a.id DESC"),
         )
+    )
+    # Whether the patient has repeat bookings rides along: one row even with no appointments.
+    series = AppointmentSeries._meta.db_table
+    return (
+        "SELECT x.has_series, r.* FROM (SELECT EXISTS "  # noqa: S608 - table names from the models
+        f"(SELECT 1 FROM {series} WHERE patient_id = %s) AS has_series) AS x "
+        f"LEFT JOIN ({lists}) AS r ON 1 = 1"
     )
 
 
@@ -151,6 +159,7 @@ def patient_appointments(
     at = connection.ops.adapt_datetimefield_value(now)
     cancelled = Appointment.Status.CANCELLED.value
     params = [
+        patient_id,
         *(patient_id, at, cancelled, limit),
         *(patient_id, at, cancelled, limit),
         *(patient_id, at, limit),
@@ -158,11 +167,11 @@ def patient_appointments(
     with connection.cursor() as cursor:
         cursor.execute(_chart_appointments_sql(), params)
         rows = cursor.fetchall()
+    has_series = bool(rows[0][0])
     lists: tuple[list[ChartAppointment], ...] = ([], [], [])
     # Each part keeps its ORDER BY only inside itself: sort again rather than trust UNION ALL.
-    for part, pk, start, status, series_id, zone, given, family, type_name, colour in sorted(
-        rows, key=lambda row: (row[0], _aware(row[2]), row[1])
-    ):
+    shown = sorted((row[1:] for row in rows if row[1] is not None), key=_list_order)
+    for part, pk, start, status, series_id, zone, given, family, type_name, colour in shown:
         local = in_zone(_aware(start), zoneinfo.ZoneInfo(zone))
         lists[part].append(
             {
@@ -180,8 +189,15 @@ def patient_appointments(
         )
     lists[_PAST].reverse()  # newest first
     return PatientAppointments(
-        upcoming=lists[_UPCOMING], cancelled=lists[_CANCELLED], past=lists[_PAST]
+        upcoming=lists[_UPCOMING],
+        cancelled=lists[_CANCELLED],
+        past=lists[_PAST],
+        has_series=has_series,
     )
+
+
+def _list_order(row: tuple[Any, ...]) -> tuple[int, datetime, int]:
+    return row[0], _aware(row[2]), row[1]
 
 
 def _aware(value: datetime | str) -> datetime:

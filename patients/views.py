@@ -3,13 +3,12 @@ the chart, which shows one patient's record in one place."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Exists, Model, OuterRef
+from django.db.models import Model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from appointments.models import AppointmentSeries
 from appointments.selectors import patient_series
 from audit.models import AuditEvent
 from audit.services import audit_change, audit_read
@@ -153,10 +152,7 @@ _CHART_NOTE = (
 def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
     user = request.user
     patient = get_object_or_404(
-        patient_list(user=user)
-        .select_related("home_clinic", "referrer", "coordinator")
-        # Few patients have repeat bookings: ask for them only when there are some.
-        .annotate(has_series=Exists(AppointmentSeries.objects.filter(patient=OuterRef("pk")))),
+        patient_list(user=user).select_related("home_clinic", "referrer", "coordinator"),
         pk=patient_id,
     )
     notes = list(
@@ -172,7 +168,6 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
     appointments = patient_appointments(
         user=user, patient_id=patient.pk, now=timezone.now(), limit=CHART_APPOINTMENTS
     )
-    has_series: bool = patient.has_series  # type: ignore[attr-defined]  # the annotation above
     context = {
         "notes": notes,
         "can_read_notes": user_can_read_note_body(user),
@@ -181,7 +176,10 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
         "upcoming": appointments.upcoming,
         "cancelled": appointments.cancelled,
         "past": appointments.past,
-        "series": patient_series(user=user, patient_id=patient.pk) if has_series else [],
+        # Few patients have repeat bookings: ask for them only when there are some.
+        "series": (
+            patient_series(user=user, patient_id=patient.pk) if appointments.has_series else []
+        ),
         **(documents.context() if documents else {"documents": None}),
     }
     return render(request, "patients/chart.html", context)
