@@ -7,3 +7,10 @@ class NexusConfig(AppConfig):
 
     name = "nexus"
     verbose_name = "Nexus"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from nexus.collation import remember_collation
+
+        connection_created.connect(remember_collation, dispatch_uid="nexus.collation")

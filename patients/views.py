@@ -19,7 +19,12 @@ from nexus.ratelimit import search_limited
 from notes.selectors import note_list, user_can_read_note_body
 from patients.forms import PatientForm
 from patients.models import Patient
-from patients.selectors import patient_appointments, patient_list, patient_search
+from patients.selectors import (
+    patient_appointments,
+    patient_list,
+    patient_search,
+    patient_search_page,
+)
 from patients.services import patient_register, patient_update
 
 CHART_APPOINTMENTS = 10
@@ -35,7 +40,8 @@ def _search(request: StaffRequest) -> tuple[str, list[Patient], bool]:
     found: list[Patient] = []
     if term:
         matches = patient_search(patient_list(user=user, include_archived=False), term)
-        found = list(matches.only(*_LISTED)[: SEARCH_RESULTS + 1])
+        page = patient_search_page(matches, term, offset=0, limit=SEARCH_RESULTS + 1)
+        found = list(page.only(*_LISTED))
     more = len(found) > SEARCH_RESULTS
     found = found[:SEARCH_RESULTS]
     audit_read(

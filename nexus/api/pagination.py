@@ -68,13 +68,17 @@ class PageNumberPagination(pagination.BasePagination):
         if self.page == 1 and not self.has_next:
             self.count: int | None = len(rows)
         else:
-            capped = queryset.order_by()[: COUNT_CAP + 1].count()
+            capped = self.count_rows(queryset, COUNT_CAP + 1)
             self.count = capped if capped <= COUNT_CAP else None
         return rows
 
     def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
         """The rows from `offset`, at most `limit` of them, in the queryset's order."""
         return list(queryset[offset : offset + limit])
+
+    def count_rows(self, queryset: QuerySet[Any], cap: int) -> int:
+        """How many rows the queryset has, counting at most `cap`."""
+        return queryset.order_by()[:cap].count()
 
     def _url(self, page: int | None) -> str | None:
         if page is None:

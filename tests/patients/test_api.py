@@ -5,7 +5,7 @@ from django.db import connection
 from django.utils import timezone
 
 from patients.models import Patient
-from patients.selectors import patient_search
+from patients.selectors import patient_search, patient_search_page
 from tests.conftest import requires_postgres
 from tests.factories import PatientFactory
 
@@ -142,6 +142,68 @@ def test_paging_through_a_search_shows_every_match_once_in_name_order(reception_
 
     assert count == 5
     assert shown == ["Ann", "bob", "Dan", "Eve", "Cat"]
+
+
+def test_a_patient_matching_several_names_is_counted_and_listed_once(reception_api):
+    # Given patients who match "smi" by family, given and preferred name, some by two
+    PatientFactory(given_name="Smita", family_name="Adams", preferred_name="")
+    PatientFactory(given_name="Smith", family_name="Smith", preferred_name="Smithy")
+    PatientFactory(given_name="Zoe", family_name="Brown", preferred_name="Smitty")
+    PatientFactory(given_name="Al", family_name="Smith", preferred_name="")
+    PatientFactory(given_name="Bo", family_name="Jones", preferred_name="")
+
+    # When reception pages through the search one patient at a time
+    page = reception_api.get(URL, {"search": "smi", "page_size": 1}).json()
+    count, shown = page["count"], [p["given_name"] for p in page["results"]]
+    while page["next"]:
+        page = reception_api.get(page["next"]).json()
+        assert page["count"] == count
+        shown += [p["given_name"] for p in page["results"]]
+
+    # Then each appears once, in family then given name order
+    assert count == 4
+    assert shown == ["Smita", "Zoe", "Al", "Smith"]
+
+
+def test_a_search_of_several_words_needs_each_word_to_begin_a_name(reception_api):
+    PatientFactory(given_name="Olivia", family_name="Smith", preferred_name="")
+    PatientFactory(given_name="Oscar", family_name="Smithers", preferred_name="Ozzie")
+    PatientFactory(given_name="Smith", family_name="Oliver", preferred_name="")
+    PatientFactory(given_name="Olivia", family_name="Jones", preferred_name="")
+
+    found = reception_api.get(URL, {"search": "smi oli"}).json()
+
+    assert [(p["given_name"], p["family_name"]) for p in found["results"]] == [
+        ("Smith", "Oliver"),
+        ("Olivia", "Smith"),
+    ]
+    assert found["count"] == 2
+
+
+def test_a_search_page_far_down_the_list_shows_the_right_patients(reception_api):
+    for i in range(12):
+        PatientFactory(given_name=f"Ann{i:02d}", family_name="Smith", preferred_name="")
+    PatientFactory(given_name="Smithy", family_name="Zed", preferred_name="")
+
+    page = reception_api.get(URL, {"search": "smi", "page_size": 5, "page": 3}).json()
+
+    assert [p["given_name"] for p in page["results"]] == ["Ann10", "Ann11", "Smithy"]
+    assert page["count"] == 13
+    assert page["next"] is None
+
+
+@requires_postgres
+def test_search_pages_read_each_branch_from_its_own_index(register):
+    # The page of a name search asks each name column's index for its first rows; the
+    # family-name index also holds the sort keys (patients migration 0008).
+    matched = patient_search(Patient.objects.all(), "ada")
+    sql, params = patient_search_page(matched, "ada", offset=0, limit=26).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for index in ("patient_family_search", "patient_given_search", "patient_pref_search"):
+        assert index in plan, plan
 
 
 @requires_postgres
