@@ -22,6 +22,7 @@ from appointments.calendar_html import free_slot_html
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
+from clinicians.selectors import clinics_open
 from nexus.timezones import ZonedDateTime, in_zone
 
 ROW_MINUTES = 15
@@ -152,12 +153,57 @@ def pk_url(name: str) -> Callable[[int], str]:
 
 
 @dataclass
-class ClinicSetup:
-    """The clinic's active clinicians in calendar order and the appointment types: changed
-    only by edits to clinicians, clinics and types, which retire everyone's generation."""
+class PracticeSetup:
+    """The open clinics, each one's active clinicians in calendar order and the active
+    appointment types: changed only by edits to clinicians, clinics and types, which
+    retire everyone's generation. The calendar and the booking panel read them here
+    instead of asking the database on every request."""
 
-    clinicians: list[Clinician]
+    clinics: list[Clinic]
+    clinicians: dict[int, list[Clinician]]  # by clinic id, by family then given name
     types: list[AppointmentType]
+
+    def clinician_at(self, clinic: Clinic, value: Any) -> Clinician | None:
+        """The active clinician at this clinic whose id the query names, as the booking
+        form's clinician field cleans it; None when it names none."""
+        pk = _pk(value)
+        return next((c for c in self.clinicians.get(clinic.pk, []) if c.pk == pk), None)
+
+    def appointment_type(self, value: Any) -> AppointmentType | None:
+        """The active appointment type whose id the query names, or None."""
+        pk = _pk(value)
+        return next((t for t in self.types if t.pk == pk), None)
+
+
+def _pk(value: Any) -> int | None:
+    # As a ModelChoiceField reads an id: int() of it, nothing when that fails.
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def practice_setup() -> PracticeSetup:
+    def compute() -> tuple[PracticeSetup, float]:
+        clinics = list(clinics_open())
+        clinicians = list(
+            Clinician.objects.filter(is_active=True)
+            .order_by("family_name", "given_name", "pk")
+            .only("user", "title", "given_name", "family_name")
+        )
+        works_at = set(
+            Clinician.clinics.through.objects.filter(clinician__is_active=True).values_list(
+                "clinic_id", "clinician_id"
+            )
+        )
+        at = {
+            clinic.pk: [c for c in clinicians if (clinic.pk, c.pk) in works_at]
+            for clinic in clinics
+        }
+        types = list(AppointmentType.objects.filter(is_active=True))
+        return PracticeSetup(clinics, at, types), NEVER
+
+    return cached_by_generation("calendar:practice", clinician_ids=[], compute=compute)
 
 
 @dataclass
@@ -174,19 +220,6 @@ class Grid:
     free: dict[tuple[date, int], list[FreeSlot]]
 
 
-def clinic_setup(clinic: Clinic) -> ClinicSetup:
-    def compute() -> tuple[ClinicSetup, float]:
-        clinicians = (
-            Clinician.objects.filter(clinics=clinic, is_active=True)
-            .order_by("family_name", "given_name")
-            .only("title", "given_name", "family_name")
-        )
-        types = AppointmentType.objects.filter(is_active=True).only("name", "colour")
-        return ClinicSetup(list(clinicians), list(types)), NEVER
-
-    return cached_by_generation(f"calendar:setup:{clinic.pk}", clinician_ids=[], compute=compute)
-
-
 def calendar_page(
     *,
     user: User,
@@ -196,15 +229,19 @@ def calendar_page(
     clinician_ids: list[int] | None = None,
     show_cancelled: bool = False,
     now: datetime | None = None,
+    setup: PracticeSetup | None = None,
 ) -> CalendarPage:
-    """`show_cancelled` adds cancelled and no-show appointments (they never block a slot)."""
+    """`show_cancelled` adds cancelled and no-show appointments (they never block a slot);
+    `setup`: practice_setup(), when the caller has read it already."""
     tz = clinic.tz
     day_list = [start_day + timedelta(days=i) for i in range(days)]
     window_start = datetime.combine(start_day, time.min, tzinfo=tz)
     window_end = datetime.combine(day_list[-1] + timedelta(days=1), time.min, tzinfo=tz)
 
-    setup = clinic_setup(clinic)
-    clinician_list: list[Any] = setup.clinicians  # each given .hours_here at this clinic
+    setup = setup or practice_setup()
+    # Each given .hours_here at this clinic (a clinic that closed since the caller chose
+    # it has none).
+    clinician_list: list[Any] = setup.clinicians.get(clinic.pk, [])
     if clinician_ids:
         clinician_list = [c for c in clinician_list if c.pk in clinician_ids]
     ids = [c.pk for c in clinician_list]

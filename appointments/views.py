@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from appointments.calendar import ROW_MINUTES, ROW_PX, calendar_page
+from appointments.calendar import ROW_MINUTES, ROW_PX, PracticeSetup, calendar_page, practice_setup
 from appointments.calendar_html import calendar_grid_html
 from appointments.forms import (
     SCOPE_FOLLOWING,
@@ -50,10 +50,11 @@ from appointments.services import (
 from audit.models import AuditEvent
 from audit.services import Target, audit_change, audit_read, audit_record
 from clinicians.models import Clinic, Clinician
-from clinicians.selectors import clinic_chosen, clinics_open
+from clinicians.selectors import clinic_chosen
 from nexus.dates import in_supported_range, parse_aware_datetime, parse_date
 from nexus.errors import DomainError, OutsideWorkingHours, SeriesConflict
 from nexus.http import StaffRequest
+from nexus.templatetags.routes import route
 from nexus.timezones import in_zone
 from patients.models import Patient
 from patients.selectors import patient_list
@@ -78,14 +79,15 @@ def _clinic(
 
 def calendar_url(clinic: Clinic, day: date, view: str = "day", **extra: Any) -> str:
     query = {"clinic": clinic.pk, "date": day.isoformat(), "view": view, **extra}
-    return f"{reverse('appointments:calendar')}?{urlencode(query, doseq=True)}"
+    return f"{route('appointments:calendar')}?{urlencode(query, doseq=True)}"
 
 
 @require_GET
 @login_required
 @permission_required("appointments.view_appointment", raise_exception=True)
 def calendar(request: StaffRequest) -> HttpResponse:
-    clinics = list(clinics_open())  # the menu's choices, and the clinic shown among them
+    setup = practice_setup()
+    clinics = setup.clinics  # the menu's choices, and the clinic shown among them
     clinic = _clinic(request, among=clinics)
     view = request.GET.get("view", "day")
     days = VIEWS.get(view, 1)
@@ -96,7 +98,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
     chosen = [int(c) for c in request.GET.getlist("clinician") if c.isdigit()]
     if days == 7 and not chosen and "all" not in request.GET.getlist("clinician"):
         # A week of every clinician is too wide to read: start with one (the user's own).
-        chosen = _default_clinician(request, clinic)
+        chosen = _default_clinician(request, setup.clinicians.get(clinic.pk, []))
     show_cancelled = request.GET.get("cancelled") == "1"
     # "Book" on a chart: the patient rides along into every free time's booking panel.
     for_patient = _patient_from(request, request.GET.get("patient", ""))
@@ -107,6 +109,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
         days=days,
         clinician_ids=chosen,
         show_cancelled=show_cancelled,
+        setup=setup,
     )
     grid = calendar_grid_html(
         page,
@@ -143,7 +146,7 @@ def calendar(request: StaffRequest) -> HttpResponse:
         "clinics": clinics,
         "chosen": chosen,
         "grid": grid,
-        "sheet_url": f"{reverse('appointments:day_sheet')}?"
+        "sheet_url": f"{route('appointments:day_sheet')}?"
         + urlencode(
             {"clinic": clinic.pk, "date": day.isoformat(), "clinician": chosen}, doseq=True
         ),
@@ -152,14 +155,10 @@ def calendar(request: StaffRequest) -> HttpResponse:
     return render(request, "appointments/calendar.html", context)
 
 
-def _default_clinician(request: StaffRequest, clinic: Clinic) -> list[int]:
-    here = list(
-        Clinician.objects.filter(clinics=clinic, is_active=True)
-        .order_by("family_name", "given_name")
-        .values_list("pk", "user_id")
-    )
-    own = [pk for pk, user_id in here if user_id == request.user.pk]
-    return own or [pk for pk, _user in here[:1]]
+def _default_clinician(request: StaffRequest, here: list[Clinician]) -> list[int]:
+    """The user's own column when they work at the clinic, else its first clinician's."""
+    own = [c.pk for c in here if c.user_id == request.user.pk]
+    return own or [c.pk for c in here[:1]]
 
 
 def _panel(request: StaffRequest, template: str, context: dict[str, Any]) -> HttpResponse:
@@ -222,7 +221,8 @@ def book(request: StaffRequest) -> HttpResponse:
         clinic = _clinic(request, request.POST.get("clinic", ""))
         form = BookingForm(request.POST, clinic=clinic)
     else:
-        clinic = _clinic(request)
+        setup = practice_setup()
+        clinic = _clinic(request, among=setup.clinics)
         query = request.GET
         initial: dict[str, Any] = {
             "clinic": clinic.pk,
@@ -270,7 +270,7 @@ def book(request: StaffRequest) -> HttpResponse:
         "patient": patient,
         "occurrences": occurrences,
         "blocked": sum(1 for o in occurrences if o["problem"]),
-        **_starts_that_fit(form, clinic),
+        **_starts_that_fit(form, clinic, setup=None if form.is_bound else setup),
     }
     if request.method == "GET" and request.htmx.target == STARTS_TARGET:
         # The panel asking again for its start times swaps in that part alone
@@ -338,10 +338,18 @@ def _series_done(request: StaffRequest, series: AppointmentSeries) -> HttpRespon
     )
 
 
-def _starts_that_fit(form: BookingForm, clinic: Clinic) -> dict[str, Any]:
+def _starts_that_fit(
+    form: BookingForm, clinic: Clinic, *, setup: PracticeSetup | None = None
+) -> dict[str, Any]:
     """The start times the panel offers: only those where the chosen type's whole length
-    is free (issue 10), and whether the time in the form is one of them."""
-    clinician, kind = form.choice("clinician"), form.choice("appointment_type")
+    is free (issue 10), and whether the time in the form is one of them. An unbound form
+    (the panel asking again) finds its clinician and type in `setup` rather than in the
+    database: the same active clinicians of the clinic and active types its fields allow."""
+    if setup is not None:
+        clinician = setup.clinician_at(clinic, form["clinician"].value())
+        kind = setup.appointment_type(form["appointment_type"].value())
+    else:
+        clinician, kind = form.choice("clinician"), form.choice("appointment_type")
     day, at = form.choice("date"), form.choice("time")
     if clinician is None or kind is None or day is None or not in_supported_range(day):
         return {"starts": None}

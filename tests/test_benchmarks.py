@@ -33,9 +33,11 @@ def test_the_cpu_benchmark_runs_every_request_on_a_small_practice(settings, caps
     assert by_name["/healthz/"]["queries"] == 0
     # Each page read the database, and no page is near the sizes that made the calendar slow.
     # The public booking pages are the exception: anonymous and the same for everyone, they
-    # are served from the cache (booking/views.py) within issue 16's budget of 5 queries.
+    # are served from the cache (booking/views.py) within issue 16's budget of 5 queries;
+    # so are the booking panel's start times, whose clinic, clinician, type and times all
+    # come from the cache (appointments/calendar.py practice_setup, booking_starts).
     for name, row in by_name.items():
-        if name.startswith("public "):
+        if name.startswith("public ") or name.startswith("UI booking panel"):
             assert row["queries"] <= 5, name  # type: ignore[operator]
         else:
             assert name == "/healthz/" or row["queries"] > 0, name
