@@ -81,6 +81,61 @@ def clinician_availability(
     return slots
 
 
+def clinician_free_times(
+    *,
+    clinician: Clinician,
+    appointment_type: AppointmentType,
+    start_date: date,
+    end_date: date,
+    clinic: Clinic | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, str | int]]:
+    """`clinician_availability` as the API answers it: each slot's start and end in its
+    clinic's zone (ISO 8601) and its clinic. The range's slots are computed and formatted
+    once and cached until the clinician's diary changes (appointments/calendar_cache.py);
+    those before `now` are dropped on each call."""
+    length = appointment_type.duration
+
+    def compute() -> tuple[tuple[tuple[float, str, str, int], ...], float]:
+        blocks = open_blocks(
+            clinician_ids=[clinician.pk], start_date=start_date, end_date=end_date, clinic=clinic
+        )
+        since_ever = datetime.min.replace(tzinfo=UTC)
+        slots = sorted(
+            (
+                (start, block.clinic)
+                for block in blocks
+                for start in block.starts(length=length, not_before=since_ever)
+            ),
+            key=lambda slot: (slot[0], slot[1].pk),
+        )
+        found = tuple(
+            (
+                start.timestamp(),
+                start.astimezone(place.tz).isoformat(),
+                (start + length).astimezone(place.tz).isoformat(),
+                place.pk,
+            )
+            for start, place in slots
+        )
+        if not blocks:
+            return found, NEVER
+        window = (min(b.start for b in blocks), max(b.end for b in blocks))
+        return found, first_hold_lapse([clinician.pk], start=window[0], end=window[1])
+
+    key = (
+        f"availability:slots:{clinician.pk}:{clinic.pk if clinic else ''}:{appointment_type.pk}"
+        f":{length}:{start_date}:{end_date}"
+    )
+    found = cached_by_generation(key, clinician_ids=[clinician.pk], compute=compute)
+    not_before = (now or timezone.now()).timestamp()
+    return [
+        {"start": start, "end": end, "clinic": place}
+        for at, start, end, place in found
+        if at >= not_before
+    ]
+
+
 def appointments_during_time_off(*, leave: TimeOff) -> AppointmentQuerySet:
     """Active appointments that fall in a clinician's time off (at its clinic, or at every
     clinic when it names none): booked before the leave was entered, they need moving."""

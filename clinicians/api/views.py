@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from appointments.models import AppointmentType
-from appointments.selectors import MAX_AVAILABILITY_DAYS, clinician_availability
+from appointments.selectors import MAX_AVAILABILITY_DAYS, clinician_free_times
 from clinicians.api.serializers import (
     AvailabilityQuerySerializer,
     ClinicianSerializer,
@@ -100,20 +100,12 @@ class ClinicianViewSet(ReadCreateUpdateViewSet):
             clinic = Clinic.objects.filter(pk=query.validated_data["clinic"]).first()
             if clinic is None:
                 raise ValidationFailed("No such clinic.", field="clinic")
-        slots = clinician_availability(
+        # Cached per clinician until their diary changes (appointments.selectors).
+        slots = clinician_free_times(
             clinician=clinician,
             appointment_type=appointment_type,
             start_date=start,
             end_date=end,
             clinic=clinic,
         )
-        return Response(
-            [
-                {
-                    "start": slot.start.astimezone(slot.clinic.tz).isoformat(),
-                    "end": slot.end.astimezone(slot.clinic.tz).isoformat(),
-                    "clinic": slot.clinic.pk,
-                }
-                for slot in slots
-            ]
-        )
+        return Response(slots)
