@@ -378,6 +378,9 @@ def _directory_made(offer: Offer, ask: _Directory, found: list[int]) -> tuple[st
     return render_to_string("booking/_directory.html", context), min(until, _notice_lapse(slots))
 
 
+MAX_ID = 2**63 - 1  # the largest primary key (BigAutoField)
+
+
 @dataclass(frozen=True)
 class _ClinicianWeek:
     body: str
@@ -389,8 +392,9 @@ def clinician_page(request: HttpRequest, clinician_id: int) -> HttpResponse:
     if refused := _limited(request, "slots", 60):
         return refused
     # Whether the clinician is listed, from the cards the directory keeps (no row is
-    # cached for an id that is not, and no generation made for it below).
-    card = _cards([clinician_id]).get(clinician_id)
+    # cached for an id that is not, and no generation made for it below). An id past the
+    # key's range names nobody; SQLite cannot even be asked about it.
+    card = _cards([clinician_id]).get(clinician_id) if clinician_id <= MAX_ID else None
     if card is None:
         raise Http404
     offer = _offer()

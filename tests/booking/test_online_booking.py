@@ -63,6 +63,12 @@ def test_only_online_types_can_be_chosen(client, listed):
     assert client.get(f"/book/{ClinicianFactory(listed_publicly=False).pk}/").status_code == 404
 
 
+def test_a_clinician_id_past_the_largest_key_is_not_found(client, listed):
+    # Found by tests/test_fuzz.py: SQLite cannot be asked about an id past 64 bits (a 500).
+    assert client.get(f"/book/{2**63}/").status_code == 404
+    assert client.get(f"/book/{2**63 - 1}/").status_code == 404
+
+
 def test_a_patient_books_a_time_and_can_cancel_it_with_the_link(client, listed, settings):
     settings.NEXUS_BOOKING_CHANGE_NOTICE_HOURS = 0  # the first time may be today
     clinician, _, consult = listed
