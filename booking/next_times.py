@@ -39,31 +39,6 @@ def _entry_key(
     return f"booking:slots:{clinician_id}:{appointment_type.pk}:{start}:{end}:{limit or ''}"
 
 
-def cached_slots(
-    *,
-    clinician_ids: Sequence[int],
-    appointment_type: AppointmentType,
-    start_date: date,
-    end_date: date,
-    earliest: datetime,
-    clinics: Mapping[int, Clinic],
-    limit: int | None = None,
-) -> dict[int, list[Slot]]:
-    """Each clinician's free times of this type on the clinic-local days `start_date` to
-    `end_date`, none before `earliest`, the first `limit` of them when given. `clinics` are
-    the clinics the page already has, to attach to cached times; a time at any other
-    clinic is computed again."""
-    return cached_slots_until(
-        clinician_ids=clinician_ids,
-        appointment_type=appointment_type,
-        start_date=start_date,
-        end_date=end_date,
-        earliest=earliest,
-        clinics=clinics,
-        limit=limit,
-    )[0]
-
-
 def cached_slots_until(
     *,
     clinician_ids: Sequence[int],
@@ -74,9 +49,12 @@ def cached_slots_until(
     clinics: Mapping[int, Clinic],
     limit: int | None = None,
 ) -> tuple[dict[int, list[Slot]], float]:
-    """`cached_slots`, and until when (epoch seconds) the answer holds without a write: the
-    first live hold behind it lapses then, freeing its time. A page built from the answer
-    must also go when its first time comes inside the notice."""
+    """Each clinician's free times of this type on the clinic-local days `start_date` to
+    `end_date`, none before `earliest`, the first `limit` of them when given, and until when
+    (epoch seconds) the answer holds without a write: the first live hold behind it lapses
+    then, freeing its time. A page built from the answer must also go when its first time
+    comes inside the notice. `clinics` are the clinics the page already has, to attach to
+    cached times; a time at any other clinic is computed again."""
     keys = {
         pk: _entry_key(pk, appointment_type, start_date, end_date, limit) for pk in clinician_ids
     }

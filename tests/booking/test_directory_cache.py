@@ -18,7 +18,7 @@ from appointments.models import Appointment, SlotHold
 from appointments.recurrence import SeriesRule
 from appointments.series import appointment_series_book
 from appointments.services import appointment_book, appointment_cancel
-from booking.next_times import cached_slots
+from booking.next_times import cached_slots_until
 from clinicians.models import WorkingHours
 from clinicians.services import time_off_remove
 from nexus.dates import parse_aware_datetime
@@ -264,10 +264,10 @@ def test_a_time_inside_the_minimum_notice_is_not_offered_from_the_cache(online):
         "clinics": {online.clinic.pk: online.clinic},
         "limit": 3,
     }
-    earlier = cached_slots(earliest=timezone.now(), **ask)[online.clinician.pk]
+    earlier = cached_slots_until(earliest=timezone.now(), **ask)[0][online.clinician.pk]
 
     # When the first of its times has come inside the notice
-    later = cached_slots(earliest=earlier[0].start + timedelta(seconds=1), **ask)
+    later = cached_slots_until(earliest=earlier[0].start + timedelta(seconds=1), **ask)[0]
 
     # Then it is not offered, and the next one takes its place
     starts = [slot.start for slot in later[online.clinician.pk]]
