@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, reduce
 from operator import and_, or_
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import phonenumbers
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
-from django.db.models import BooleanField, F, Func, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, F, Field, Func, Q, QuerySet
 from django.db.models.functions import Collate, Lower
 from django.db.models.sql import Query
 from django.utils.dateformat import DateFormat
@@ -63,41 +63,70 @@ class Bytewise(Collate):
         return compiler.compile(self.source_expressions[0])
 
 
-class NameStarts(Func):
-    """`LOWER(field) COLLATE "C" LIKE LOWER(word) || '%'`: the name begins with the word
-    whatever their case, folded by the database as before, compared in code-point order
-    so the patients search indexes serve it as a range (PostgreSQL folds the constant).
+class SearchCondition(Func):
+    """A search's condition on one column, written out: the same SQL whether Django
+    compiles it inside a queryset (patient_search) or a search page puts it together as
+    plain text (PatientSearchBranches), which then builds and compiles no queryset.
 
     Written out rather than built from Lower, Collate and StartsWith, which cost twice
     the Python to build and compile (378 against 172 us for one condition, measured
-    under load), and a search compiles it several times."""
+    under load), and a search compiles several."""
 
     output_field = BooleanField()
 
-    def __init__(self, field: str, word: str) -> None:
+    def __init__(self, field: str, value: str) -> None:
         super().__init__(F(field))
-        # The word's own % and _ are letters here, not wildcards.
-        self.pattern = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        self.field_name = field
+        self.value = value
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
         column, params = compiler.compile(self.source_expressions[0])
+        sql, own = self.on(column, connection)
+        return sql, (*params, *own)
+
+    def on(self, column: str, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        """This condition on `column` (SQL naming it) as (SQL, params)."""
+        raise NotImplementedError
+
+
+class NameStarts(SearchCondition):
+    """`LOWER(field) COLLATE "C" LIKE LOWER(word) || '%'`: the name begins with the word
+    whatever their case, folded by the database as before, compared in code-point order
+    so the patients search indexes serve it as a range (PostgreSQL folds the constant)."""
+
+    def on(self, column: str, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        # The word's own % and _ are letters here, not wildcards.
+        pattern = self.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         if connection.vendor == "postgresql":
-            return f"LOWER({column}) COLLATE \"C\" LIKE LOWER(%s) || '%%'", (*params, self.pattern)
-        return f"LOWER({column}) LIKE LOWER(%s) || '%%' ESCAPE '\\'", (*params, self.pattern)
+            return f"LOWER({column}) COLLATE \"C\" LIKE LOWER(%s) || '%%'", (pattern,)
+        return f"LOWER({column}) LIKE LOWER(%s) || '%%' ESCAPE '\\'", (pattern,)
 
 
-def _name_starts(field: str, word: str) -> Q:
-    return Q(NameStarts(field, word))
+class Starts(SearchCondition):
+    """The column begins with the value: what Django writes for `field__startswith`."""
+
+    def on(self, column: str, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs = connection.ops.lookup_cast("startswith", "CharField") % column
+        pattern = connection.ops.prep_for_like_query(self.value) + "%"
+        return f"{lhs} {connection.operators['startswith'] % '%s'}", (pattern,)
+
+
+class Equals(SearchCondition):
+    """The column is the value, stored as the field stores it: Django's `field=value`."""
+
+    def on(self, column: str, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        field = cast("Field[Any, Any]", Patient._meta.get_field(self.field_name))
+        return f"{column} = %s", (field.get_prep_value(self.value),)
 
 
 def _any_name_starts(word: str) -> Q:
-    return reduce(or_, (_name_starts(field, word) for field in NAME_FIELDS))
+    return reduce(or_, (Q(NameStarts(field, word)) for field in NAME_FIELDS))
 
 
-def _search_branches(term: str) -> tuple[list[Q], Q]:
+def _search_branches(term: str) -> tuple[list[Q | SearchCondition], Q]:
     """What a typed term asks for, as (branches, rest): a patient matches when any branch
     and rest hold. Each branch is served by an index of its own (patients migrations
-    0002, 0008), so a page can be read branch by branch (patient_search_page)."""
+    0002, 0008, 0009), so a page can be read branch by branch (patient_search_page)."""
     compact = "".join(ch for ch in term if ch not in " -()")
     born = _date_of_birth(term)
     if born:
@@ -106,14 +135,14 @@ def _search_branches(term: str) -> tuple[list[Q], Q]:
         return [Q(email__istartswith=term)], Q()
     if compact.lstrip("+").isdigit():
         digits = compact.lstrip("+")
-        branches = [
-            Q(phone__startswith=_as_e164_prefix(digits)),
-            Q(medicare_number__startswith=digits),
+        branches: list[Q | SearchCondition] = [
+            Starts("phone", _as_e164_prefix(digits)),
+            Starts("medicare_number", digits),
         ]
         if compact.startswith("+"):
             try:
                 parsed = phonenumbers.parse(compact, None)
-                branches.append(Q(phone=phonenumbers.format_number(parsed, 0)))
+                branches.append(Equals("phone", phonenumbers.format_number(parsed, 0)))
             except phonenumbers.NumberParseException:
                 pass
         return branches, Q()
@@ -122,8 +151,7 @@ def _search_branches(term: str) -> tuple[list[Q], Q]:
     words = term.split()[:4]
     pivot = max(range(len(words)), key=lambda i: len(words[i]))
     rest = [_any_name_starts(word) for i, word in enumerate(words) if i != pivot]
-    branches = [_name_starts(field, words[pivot]) for field in NAME_FIELDS]
-    return branches, reduce(and_, rest, Q())
+    return [NameStarts(field, words[pivot]) for field in NAME_FIELDS], reduce(and_, rest, Q())
 
 
 def _search_order(using: str) -> tuple[Any, Any]:
@@ -149,64 +177,108 @@ def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
         return queryset
     branches, rest = _search_branches(term)
     family, given = _search_order(queryset.db)
-    return queryset.filter(reduce(or_, branches), rest).order_by(family, given, "id")
+    either = reduce(or_, (b if isinstance(b, Q) else Q(b) for b in branches))
+    return queryset.filter(either, rest).order_by(family, given, "id")
 
 
-# What a branch's condition may name (_search_branches), besides the sort keys.
-_BRANCH_COLUMNS = ("id", *NAME_FIELDS, "phone", "medicare_number")
+@dataclass(frozen=True)
+class _SearchSQL:
+    """What every search on one database writes the same way, as SQL: the table and the
+    sort keys (_search_order)."""
+
+    table: str
+    family: str
+    given: str
+
+    def column(self, name: str) -> str:
+        return f'{self.table}."{name}"'
+
+
+@cache
+def _search_sql(using: str) -> _SearchSQL:
+    """Compiled once per database and process: the answer never changes while it runs."""
+    query = Query(Patient)
+    compiler = query.get_compiler(using=using)
+    family, given = (
+        compiler.compile(key.resolve_expression(query))[0] for key in _search_order(using)
+    )
+    table = connections[using].ops.quote_name(Patient._meta.db_table)
+    return _SearchSQL(table=table, family=family, given=given)
+
+
+@cache
+def _columns(fields: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The columns of `fields` (all of them for None), the primary key first."""
+    chosen = [f for f in Patient._meta.concrete_fields if fields is None or f.name in fields]
+    return ("id", *(str(f.column) for f in chosen if not f.primary_key))
 
 
 @dataclass(frozen=True)
 class PatientSearchBranches:
-    """A search (patient_search(queryset, term), maybe filtered further) compiled once, to
-    be read branch by branch: `matched` as SQL selecting the branch columns and the sort
-    keys, and each branch's condition, disjoint from the ones before it.
+    """A search (patient_search(queryset, term), maybe filtered further) to be read branch
+    by branch: `where`, everything the queryset asks, and each branch's condition,
+    disjoint from the ones before it, as SQL on the patients table.
 
-    The branches are OR-ed in `matched`, which PostgreSQL answers by reading every match
+    The branches are OR-ed in `where`, which PostgreSQL answers by reading every match
     ("smi": ~2,500 rows of 100k) to sort them. Instead each branch asks its own index for
     its first rows in name order (a prefix and the sort keys in one index stop early; the
-    others read index entries only). The conditions name "patients_patient", which is
-    also the name `matched` is given as a derived table around them; PostgreSQL pulls that
-    simple subquery up into each branch, so the prefix and the sort keys meet the index.
+    others read index entries only). The SQL is put together as text from parts written
+    once per database (_search_sql, SearchCondition.on): building and compiling querysets
+    for it cost more Python than the rest of a search.
     """
 
     using: str
-    matched: str
+    where: str
     params: tuple[Any, ...]
     conditions: tuple[tuple[str, tuple[Any, ...]], ...]
 
     def _branch(self, i: int, select: str) -> tuple[str, list[Any]]:
         condition, params = self.conditions[i]
-        sql = f'SELECT {select} FROM ({self.matched}) AS "patients_patient" WHERE {condition}'  # noqa: S608 - compiled by Django
+        table = _search_sql(self.using).table
+        # Parts compiled or written here; everything typed stays a parameter.
+        sql = f"SELECT {select} FROM {table} WHERE ({self.where}) AND {condition}"  # noqa: S608
         return sql, [*self.params, *params]
 
-    def page(self, *, offset: int, limit: int) -> QuerySet[Patient]:
-        """Rows `offset` to `offset + limit` in the search's order, in one query: the page
-        is taken from the union of each branch's first `offset + limit` rows, among which
-        any row of the page is. The branches are disjoint: no duplicates to remove."""
+    def page(
+        self, *, offset: int, limit: int, fields: tuple[str, ...] | None = None
+    ) -> list[Patient]:
+        """Rows `offset` to `offset + limit` in the search's order, in one query. Only
+        `fields` are read (and the id), the others left deferred; all of them when None."""
+        sql, params = self.page_sql(offset=offset, limit=limit, fields=fields)
+        return list(Patient.objects.db_manager(self.using).raw(sql, params))
+
+    def page_sql(
+        self, *, offset: int, limit: int, fields: tuple[str, ...] | None = None
+    ) -> tuple[str, list[Any]]:
+        """The page's query as (SQL, params): the page is taken from the union of each
+        branch's first `offset + limit` rows, among which any row of the page is. The
+        branches are disjoint: no duplicates to remove."""
+        s = _search_sql(self.using)
+        select = f"{s.column('id')} AS id, {s.family} AS sort_family, {s.given} AS sort_given"
         # Each branch is wrapped in a subquery: SQLite refuses ORDER BY and LIMIT on the
-        # parts of a compound SELECT. Everything typed stays a parameter.
+        # parts of a compound SELECT.
         order = "ORDER BY sort_family, sort_given, id LIMIT %s"
         parts, params = [], []
         for i in range(len(self.conditions)):
-            sql, branch_params = self._branch(i, "id, sort_family, sort_given")
+            sql, branch_params = self._branch(i, select)
             parts.append(f"SELECT * FROM ({sql} {order}) AS branch{i}")  # noqa: S608 - as above
             params += [*branch_params, offset + limit]
         union = " UNION ALL ".join(parts)
-        page = f"SELECT id FROM ({union}) AS found {order} OFFSET %s"  # noqa: S608 - as above
-        family, given = _search_order(self.using)
-        return (
-            Patient.objects.using(self.using)
-            .filter(pk__in=RawSQL(page, (*params, limit, offset)))  # noqa: S611 - as above
-            .order_by(family, given, "id")
+        columns = ", ".join(s.column(name) for name in _columns(fields))
+        found = f"SELECT * FROM ({union}) AS found {order} OFFSET %s"  # noqa: S608 - as above
+        sql = (
+            f"SELECT {columns} FROM {s.table} JOIN ({found}) AS shown"  # noqa: S608 - as above
+            f" ON shown.id = {s.column('id')}"
+            " ORDER BY shown.sort_family, shown.sort_given, shown.id"
         )
+        return sql, [*params, limit, offset]
 
     def count(self, *, cap: int) -> int:
         """How many rows, counting at most `cap`: the branches' ids one after the other,
         which their indexes answer without reading the table, stopping at `cap`."""
         parts, params = [], []
         for i in range(len(self.conditions)):
-            sql, branch_params = self._branch(i, "id")
+            sql, branch_params = self._branch(i, _search_sql(self.using).column("id"))
             parts.append(sql)
             params += branch_params
         union = " UNION ALL ".join(parts)
@@ -224,18 +296,26 @@ def patient_search_branches(matched: QuerySet[Patient], term: str) -> PatientSea
     branches, _ = _search_branches(term) if term else ([], Q())
     if len(branches) < 2:
         return None
-    family, given = _search_order(matched.db)
-    base = (
-        matched.order_by()
-        .annotate(sort_family=family, sort_given=given)
-        .values_list(*_BRANCH_COLUMNS, "sort_family", "sort_given")
-    )
-    sql, params = base.query.get_compiler(using=matched.db).as_sql()
-    # Each branch compiled once, then made disjoint from the ones before it (the first
-    # branch a row matches is its only one): a queryset per branch cost 3x the Python.
-    query = Query(Patient)
-    compiler = query.get_compiler(using=matched.db)
-    compiled = [compiler.compile(query.build_where(branch)) for branch in branches]
+    using = matched.db
+    connection = connections[using]
+    query = matched.query
+    if len(query.alias_map) == 1:  # the patients table alone: its own conditions
+        try:
+            where, params = query.get_compiler(using=using).compile(query.where)
+        except EmptyResultSet:
+            where, params = "0 = 1", []
+    else:  # a filter through a relation: the patients it matches, by id
+        ids = matched.order_by().values("pk").query.get_compiler(using=using)
+        sql, params = ids.as_sql()
+        where = f"{_search_sql(using).column('id')} IN ({sql})"
+    # Each branch made disjoint from the ones before it: the first branch a row matches is
+    # its only one.
+    table = _search_sql(using)
+    compiled = [
+        branch.on(table.column(branch.field_name), connection)
+        for branch in branches
+        if isinstance(branch, SearchCondition)
+    ]
     conditions = []
     for i, (condition, condition_params) in enumerate(compiled):
         earlier = compiled[:i]
@@ -246,19 +326,26 @@ def patient_search_branches(matched: QuerySet[Patient], term: str) -> PatientSea
             )
         )
     return PatientSearchBranches(
-        using=matched.db, matched=sql, params=tuple(params), conditions=tuple(conditions)
+        using=using, where=where, params=tuple(params), conditions=tuple(conditions)
     )
 
 
 def patient_search_page(
-    matched: QuerySet[Patient], term: str, *, offset: int, limit: int
-) -> QuerySet[Patient]:
+    matched: QuerySet[Patient],
+    term: str,
+    *,
+    offset: int,
+    limit: int,
+    fields: tuple[str, ...] | None = None,
+) -> list[Patient]:
     """Rows `offset` to `offset + limit` of `matched` (patient_search(queryset, term), maybe
-    filtered further), in its order, in one query (PatientSearchBranches.page)."""
+    filtered further), in its order, in one query (PatientSearchBranches.page), reading
+    only `fields` (and the id), or all of them when None."""
     branches = patient_search_branches(matched, term)
     if branches is None:
-        return matched[offset : offset + limit]
-    return branches.page(offset=offset, limit=limit)
+        shown = matched.only(*fields) if fields is not None else matched
+        return list(shown[offset : offset + limit])
+    return branches.page(offset=offset, limit=limit, fields=fields)
 
 
 class ChartAppointment(TypedDict):

@@ -40,8 +40,9 @@ def _search(request: StaffRequest) -> tuple[str, list[Patient], bool]:
     found: list[Patient] = []
     if term:
         matches = patient_search(patient_list(user=user, include_archived=False), term)
-        page = patient_search_page(matches, term, offset=0, limit=SEARCH_RESULTS + 1)
-        found = list(page.only(*_LISTED))
+        found = patient_search_page(
+            matches, term, offset=0, limit=SEARCH_RESULTS + 1, fields=_LISTED
+        )
     more = len(found) > SEARCH_RESULTS
     found = found[:SEARCH_RESULTS]
     audit_read(

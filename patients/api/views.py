@@ -60,7 +60,7 @@ class PatientPagination(PageNumberPagination):
 
     def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
         if branches := self._branches(queryset):
-            return list(branches.page(offset=offset, limit=limit))
+            return branches.page(offset=offset, limit=limit)
         return super().page_rows(queryset, offset, limit)
 
     def count_rows(self, queryset: QuerySet[Any], cap: int) -> int:

@@ -5,7 +5,7 @@ from django.db import connection
 from django.utils import timezone
 
 from patients.models import Patient
-from patients.selectors import patient_search, patient_search_page
+from patients.selectors import patient_search, patient_search_branches
 from tests.conftest import requires_postgres
 from tests.factories import PatientFactory
 
@@ -197,7 +197,9 @@ def test_search_pages_read_each_branch_from_its_own_index(register):
     # The page of a name search asks each name column's index for its first rows; the
     # family-name index also holds the sort keys (patients migration 0008).
     matched = patient_search(Patient.objects.all(), "ada")
-    sql, params = patient_search_page(matched, "ada", offset=0, limit=26).query.sql_with_params()
+    branches = patient_search_branches(matched, "ada")
+    assert branches is not None
+    sql, params = branches.page_sql(offset=0, limit=26)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
