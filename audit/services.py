@@ -138,6 +138,11 @@ def _target(obj: models.Model) -> Target:
     return Target.of(obj, "patient_id" if hasattr(obj, "patient_id") else "")
 
 
+def audit_target(obj: models.Model) -> Target:
+    """How an event names `obj`, for a page that keeps what it showed (the cached chart)."""
+    return _target(obj)
+
+
 def audit_read(
     *,
     request: HttpRequest,

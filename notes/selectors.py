@@ -1,4 +1,4 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from documents.models import Document
@@ -11,6 +11,13 @@ def note_list(*, user: User) -> QuerySet[ClinicalNote]:
     sees, edits or signs it, and to them it does not exist (404, not 403)."""
     return ClinicalNote.objects.select_related("author").filter(
         Q(status=ClinicalNote.Status.SIGNED) | Q(author=user)
+    )
+
+
+def drafts_exist() -> Exists:
+    """Whether the outer query's patient has unsigned notes, anyone's (an annotation)."""
+    return Exists(
+        ClinicalNote.objects.filter(patient=OuterRef("pk"), status=ClinicalNote.Status.DRAFT)
     )
 
 

@@ -5,18 +5,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Model
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from appointments.selectors import patient_series
 from audit.models import AuditEvent
-from audit.services import audit_change, audit_read
+from audit.services import audit_change, audit_read, audit_record, audit_target
 from documents.selectors import document_panel
 from nexus.errors import ValidationFailed
 from nexus.http import StaffRequest
 from nexus.ratelimit import search_limited
-from notes.selectors import note_list, user_can_read_note_body
+from notes.selectors import drafts_exist, note_list, user_can_read_note_body
+from patients.chart import CSRF_MARK, NEVER, ChartBody, cached_chart_body
 from patients.forms import PatientForm
 from patients.models import Patient
 from patients.selectors import (
@@ -157,9 +162,38 @@ _CHART_NOTE = (
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
 def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
+    category = request.GET.get("category", "")
+    # A chosen category or a letter to write shows a body of its own: rendered, not cached.
+    if category or request.GET.get("letter"):
+        body = _chart_body(request, patient_id, category=category)
+    else:
+        body = cached_chart_body(
+            user=request.user,
+            patient_id=patient_id,
+            compute=lambda: _chart_body(request, patient_id, category=""),
+        )
+    # One event for everything the page shows, cached or not: the record, its notes and its
+    # documents, written before the response.
+    audit_record(
+        request=request,
+        action=AuditEvent.Action.READ,
+        targets=body.shown,
+        detail={"view": "chart"},
+    )
+    html = body.html
+    if CSRF_MARK in html:
+        html = html.replace(CSRF_MARK, escape(get_token(request)))
+    context = {"title": mark_safe(body.title), "body": mark_safe(html)}  # noqa: S308 - escaped when rendered
+    return render(request, "patients/chart.html", context)
+
+
+def _chart_body(request: StaffRequest, patient_id: int, *, category: str) -> ChartBody:
+    """The chart's body as this user may see it, rendered (patients/chart.py keeps it)."""
     user = request.user
     patient = get_object_or_404(
-        patient_list(user=user).select_related("home_clinic", "referrer", "coordinator"),
+        patient_list(user=user)
+        .select_related("home_clinic", "referrer", "coordinator")
+        .annotate(has_drafts=drafts_exist()),
         pk=patient_id,
     )
     notes = list(
@@ -168,13 +202,13 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
         .select_related("addendum_to")
         .only(*_CHART_NOTE)[:CHART_NOTES]
     )
-    documents = document_panel(user=user, patient=patient, category=request.GET.get("category", ""))
-    # One event for everything the page shows: the record, its notes and its documents.
+    documents = document_panel(user=user, patient=patient, category=category)
     shown: list[Model] = [patient, *notes, *(documents.documents if documents else [])]
-    audit_read(request=request, records=shown, view="chart")
     appointments = patient_appointments(
         user=user, patient_id=patient.pk, now=timezone.now(), limit=CHART_APPOINTMENTS
     )
+    # Few patients have repeat bookings: ask for them only when there are some.
+    series = patient_series(user=user, patient_id=patient.pk) if appointments.has_series else []
     context = {
         "notes": notes,
         "can_read_notes": user_can_read_note_body(user),
@@ -183,10 +217,24 @@ def patient_chart(request: StaffRequest, patient_id: int) -> HttpResponse:
         "upcoming": appointments.upcoming,
         "cancelled": appointments.cancelled,
         "past": appointments.past,
-        # Few patients have repeat bookings: ask for them only when there are some.
-        "series": (
-            patient_series(user=user, patient_id=patient.pk) if appointments.has_series else []
-        ),
+        "series": series,
         **(documents.context() if documents else {"documents": None}),
+        "csrf_token": CSRF_MARK,
     }
-    return render(request, "patients/chart.html", context)
+    # The first moment "upcoming" and "past" could split differently: a visit starts.
+    starts = [
+        *(
+            visits[0]["start"]
+            for visits in (appointments.upcoming, appointments.cancelled)
+            if visits
+        ),
+        *(s.next_start for s in series if s.next_start),
+    ]
+    return ChartBody(
+        title=f"{escape(patient.given_name)} {escape(patient.family_name)}",
+        html=render_to_string("patients/_chart.html", context, request),
+        shown=tuple(audit_target(record) for record in shown),
+        lapses=min((start.timestamp() for start in starts), default=NEVER),
+        # Everyone sees their own drafts and nobody else's: such a body is this user's alone.
+        for_user=user.pk if patient.has_drafts else None,  # type: ignore[attr-defined]
+    )

@@ -56,6 +56,7 @@ from integrations.filemaker.sources import Container, MissingBytes, Source
 from integrations.models import ImportCheckpoint, ImportedRecord, ImportRun
 from nexus.fields import PhoneNumberField
 from notes.models import ClinicalNote
+from patients.chart import chart_changed
 from patients.models import AustralianState, Coordinator, Patient, Referrer
 
 log = structlog.get_logger(__name__)
@@ -226,6 +227,8 @@ class Importer:
                 break  # the source holds fewer than it counted: the report will not add up
             with transaction.atomic():
                 handler.process(rows, state, offset)
+                # Bulk inserts and updates send no signals: cached charts would not know.
+                chart_changed()
                 offset += len(rows)
                 self._audit(lm, state, len(rows))
                 if checkpoint is not None:

@@ -27,6 +27,7 @@ from appointments.models import Appointment, AppointmentType
 from clinicians.models import Clinic, Clinician, Discipline, WorkingHours
 from nexus.bulk import bulk_insert
 from notes.models import ClinicalNote
+from patients.chart import chart_changed
 from patients.models import Coordinator, Patient, Referrer
 from patients.validators import medicare_number_is_valid
 
@@ -197,6 +198,8 @@ class Command(BaseCommand):
         self._patients(options["patients"], clinics)
         created = self._appointments(clinicians, types, options["appointments"])
         self._notes(clinicians[0])
+        # Bulk inserts send no signals: cached charts would not know.
+        chart_changed()
         if connection.vendor == "postgresql" and created:
             # Fresh statistics after a bulk load, or the planner guesses from empty tables.
             with connection.cursor() as cursor:
