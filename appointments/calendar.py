@@ -266,42 +266,52 @@ def calendar_page(
     now = now or datetime.now(tz)
 
     panel_url, move_url = pk_url("appointments:panel"), pk_url("appointments:move")
+    # Each appointment's column found once, not looked for in every column: a week of one
+    # clinician has seven columns, a day of three has three (issue 16).
+    placed_in: dict[tuple[date, int], list[tuple[datetime, CalendarAppointment]]] = {}
+    for a in appointments:
+        local = a.start.astimezone(tz)
+        placed_in.setdefault((local.date(), a.clinician_id), []).append((local, a))
+    leave_of: dict[int, list[TimeOff]] = {}
+    for off in leave:
+        leave_of.setdefault(off.clinician_id, []).append(off)
     columns = []
     for day in day_list:
         origin = datetime.combine(day, time(first_hour), tzinfo=tz)
+        midnight = origin.replace(hour=0)
+        day_end = midnight + timedelta(days=1)
+        weekday = day.weekday()
+
+        def place(start: datetime, end: datetime, origin: datetime = origin) -> Placed:
+            start_min = (start.astimezone(tz) - origin).total_seconds() / 60
+            end_min = (end.astimezone(tz) - origin).total_seconds() / 60
+            top = max(0, round(start_min / ROW_MINUTES * ROW_PX))
+            return Placed(top, max(ROW_PX, round(end_min / ROW_MINUTES * ROW_PX) - top))
+
         for index, clinician in enumerate(clinician_list):
             column = Column(day=day, clinician=clinician, first_of_day=index == 0)
-
-            def place(start: datetime, end: datetime, origin: datetime = origin) -> Placed:
-                start_min = (start.astimezone(tz) - origin).total_seconds() / 60
-                end_min = (end.astimezone(tz) - origin).total_seconds() / 60
-                top = max(0, round(start_min / ROW_MINUTES * ROW_PX))
-                return Placed(top, max(ROW_PX, round(end_min / ROW_MINUTES * ROW_PX) - top))
-
-            for a in appointments:
-                if a.clinician_id == clinician.pk and a.start.astimezone(tz).date() == day:
-                    spot = place(a.start, a.end)
-                    column.appointments.append(
-                        PlacedAppointment(
-                            spot.top,
-                            spot.height,
-                            a,
-                            panel_url=panel_url(a.pk),
-                            move_url=move_url(a.pk),
-                            time_label=dateformat.time_format(in_zone(a.start, tz), "g:i"),
-                        )
+            for local, a in placed_in.get((day, clinician.pk), ()):
+                spot = place(local, a.end)
+                column.appointments.append(
+                    PlacedAppointment(
+                        spot.top,
+                        spot.height,
+                        a,
+                        panel_url=panel_url(a.pk),
+                        move_url=move_url(a.pk),
+                        # dateformat's "g:i", without its per-call machinery.
+                        time_label=f"{local.hour % 12 or 12}:{local.minute:02d}",
                     )
-            for off in leave:
-                if off.clinician_id == clinician.pk:
-                    day_end = origin.replace(hour=0) + timedelta(days=1)
-                    if off.start < day_end and off.end > origin.replace(hour=0):
-                        column.time_off.append(place(max(off.start, origin), min(off.end, day_end)))
-                        for placed in column.appointments:
-                            a = placed.appointment
-                            if a.is_active and a.start < off.end and a.end > off.start:
-                                placed.during_time_off = True
+                )
+            for off in leave_of.get(clinician.pk, ()):
+                if off.start < day_end and off.end > midnight:
+                    column.time_off.append(place(max(off.start, origin), min(off.end, day_end)))
+                    for placed in column.appointments:
+                        a = placed.appointment
+                        if a.is_active and a.start < off.end and a.end > off.start:
+                            placed.during_time_off = True
             for block in clinician.hours_here:
-                if block.weekday == day.weekday():
+                if block.weekday == weekday:
                     column.hours.append(
                         place(
                             datetime.combine(day, block.start_time, tzinfo=tz),

@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from tests.conftest import MONDAY, sydney
 from tests.factories import (
     AppointmentFactory,
+    AppointmentTypeFactory,
     ClinicianFactory,
     PatientFactory,
     TimeOffFactory,
@@ -116,6 +117,34 @@ def test_a_full_day_of_three_clinicians_costs_fixed_queries_and_bounded_html(
     assert f">{slot.label}<" in html and slot.label == "3:00"
     assert len(response.content) < 60_000
     print(f"day view, 3 clinicians, 36 appointments: {len(captured)} queries, {len(html)} bytes")
+
+
+def test_appointment_blocks_show_clinic_time_and_escape_what_people_typed(desk, practice):
+    # Given a noon, an afternoon and a morning appointment, with markup in a name, an
+    # alert and the type
+    kind = AppointmentTypeFactory(name="Review <b>", duration_minutes=30)
+    patient = PatientFactory(given_name="<i>Ada</i>", family_name="O'Hara", alerts='"Latex" & co')
+    for hour, minute in ((12, 15), (13, 5), (9, 0)):
+        AppointmentFactory(
+            patient=patient,
+            clinician=practice.clinician,
+            clinic=practice.clinic,
+            appointment_type=kind,
+            start=sydney(MONDAY, hour, minute),
+        )
+
+    # When the day is shown
+    response = calendar(desk, practice)
+
+    # Then each block reads its start on a 12-hour clock in the clinic's zone
+    html = response.content.decode()
+    labels = [p.time_label for p in response.context["page"].columns[0].appointments]
+    assert labels == ["9:00", "12:15", "1:05"]
+    assert "<span>1:05 Review &lt;b&gt;</span>" in html
+    # And nothing anyone typed comes out as markup
+    assert "&lt;i&gt;Ada&lt;/i&gt; O&#x27;Hara</strong>" in html
+    assert 'title="&quot;Latex&quot; &amp; co"' in html
+    assert "<i>Ada" not in html and "Review <b>" not in html
 
 
 def book(client: Client, practice, patient, hour: int, **extra):
