@@ -20,7 +20,7 @@ from appointments.availability import open_blocks
 from appointments.calendar_cache import NEVER, cached_by_generation, first_hold_lapse
 from appointments.calendar_html import free_slot_html
 from appointments.models import Appointment, AppointmentType
-from appointments.selectors import appointment_list
+from appointments.selectors import calendar_rows
 from clinicians.models import Clinic, Clinician, TimeOff, WorkingHours
 from clinicians.selectors import clinics_open
 from nexus.timezones import ZonedDateTime, in_zone
@@ -254,14 +254,17 @@ def calendar_page(
         clinician.hours_here = grid.hours[clinician.pk]
     leave = grid.leave
     first_hour, last_hour = grid.first_hour, grid.last_hour
-    shown = appointment_list(user=user).overlapping(window_start, window_end)
-    if not show_cancelled:
-        shown = shown.exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
     appointments = [
         CalendarAppointment(*row)
-        for row in shown.filter(clinic=clinic, clinician_id__in=ids)
-        .order_by("start")
-        .values_list(*CALENDAR_APPOINTMENT_COLUMNS)
+        for row in calendar_rows(
+            user=user,
+            clinic=clinic,
+            clinician_ids=ids,
+            start=window_start,
+            end=window_end,
+            columns=CALENDAR_APPOINTMENT_COLUMNS,
+            show_cancelled=show_cancelled,
+        )
     ]
     now = now or datetime.now(tz)
 

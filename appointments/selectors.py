@@ -1,8 +1,11 @@
 """Reads of the schedule: appointment lists and free slots."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from django.db import connections, router
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -23,7 +26,8 @@ MAX_AVAILABILITY_DAYS = 62
 
 def appointment_list(*, user: User) -> AppointmentQuerySet:
     # Only the related columns the read serializer shows: a full patient row would also
-    # parse two phone numbers per appointment.
+    # parse two phone numbers per appointment. calendar_rows() keeps the SQL it builds from
+    # this per user id: scope only by what that key holds, or add it there.
     return Appointment.objects.select_related(
         "patient", "clinician", "clinic", "appointment_type"
     ).only(
@@ -39,6 +43,72 @@ def appointment_list(*, user: User) -> AppointmentQuerySet:
         "appointment_type__name",
         "appointment_type__colour",
     )
+
+
+def calendar_rows(
+    *,
+    user: User,
+    clinic: Clinic,
+    clinician_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    columns: tuple[str, ...],
+    show_cancelled: bool = False,
+) -> list[Sequence[Any]]:
+    """`columns` of the appointments of these clinicians at this clinic that share any time
+    with [start, end), by start; cancelled ones and no-shows only with `show_cancelled`.
+    One query.
+
+    A calendar page is asked for again and again (every reload, every return from a panel),
+    and building and compiling this query through the ORM cost more CPU than running it
+    (issue 16). Its SQL is therefore compiled once per process for each user, page and
+    database connection, and run again as it stands: only the SQL is kept, the rows are
+    read every time. What appointment_list() scopes by must be in the key below.
+    """
+    if not clinician_ids:
+        return []  # the ORM's answer to an empty IN, which its SQL cannot express
+    connection = connections[router.db_for_read(Appointment)]
+    key = (
+        connection,
+        user.pk,
+        clinic.pk,
+        start,
+        end,
+        tuple(clinician_ids),
+        columns,
+        show_cancelled,
+    )
+    compiled = _CALENDAR_QUERIES.get(key)
+    if compiled is None:
+        shown = appointment_list(user=user).overlapping(start, end)
+        if not show_cancelled:
+            shown = shown.exclude(
+                status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW]
+            )
+        query = (
+            shown.filter(clinic=clinic, clinician_id__in=clinician_ids)
+            .order_by("start")
+            .values_list(*columns)
+            .query
+        )
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        selected = [column for column, *_ in compiler.select[: compiler.col_count]]
+        compiled = (sql, params, compiler, compiler.get_converters(selected))
+        if len(_CALENDAR_QUERIES) >= CALENDAR_QUERIES_KEPT:
+            _CALENDAR_QUERIES.clear()
+        _CALENDAR_QUERIES[key] = compiled
+    sql, params, compiler, converters = compiled
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: list[Sequence[Any]] = cursor.fetchall()
+    # What the ORM does to each value read (SQLite's timestamps become aware datetimes).
+    return list(compiler.apply_converters(rows, converters)) if converters else rows
+
+
+# The compiled calendar queries of this process (calendar_rows), emptied when full.
+CALENDAR_QUERIES_KEPT = 256
+_CALENDAR_QUERIES: dict[tuple[Any, ...], tuple[str, Any, Any, Any]] = {}
 
 
 @dataclass(frozen=True)

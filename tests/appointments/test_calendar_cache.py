@@ -8,11 +8,19 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from appointments.models import SlotHold
+from appointments.models import Appointment, SlotHold
+from appointments.selectors import calendar_rows
 from appointments.services import appointment_book, appointment_cancel, appointment_reschedule
 from audit.models import AuditEvent
 from tests.conftest import MONDAY, Practice, sydney
-from tests.factories import AppointmentTypeFactory, PatientFactory, TimeOffFactory
+from tests.factories import (
+    AppointmentFactory,
+    AppointmentTypeFactory,
+    ClinicianFactory,
+    PatientFactory,
+    TimeOffFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +161,75 @@ def test_a_new_appointment_type_shows_in_the_legend_at_once(desk, practice):
     AppointmentTypeFactory(name="Physiotherapy review")
 
     assert "Physiotherapy review" in desk.get(url).content.decode()
+
+
+def blocks(client: Client, practice: Practice, **query) -> list[tuple[int, str]]:
+    """The appointment blocks of the practice clinician's Monday: (id, status)."""
+    response = client.get(
+        "/calendar/",
+        {"clinic": practice.clinic.pk, "date": MONDAY.isoformat(), "view": "day", **query},
+    )
+    assert response.status_code == 200
+    return [
+        (p.appointment.pk, p.appointment.status)
+        for column in response.context["page"].columns
+        for p in column.appointments
+    ]
+
+
+def test_the_calendar_reads_its_appointments_on_every_request(desk, practice, patient):
+    # Given a page already seen twice (its query compiled once and kept)
+    assert blocks(desk, practice) == blocks(desk, practice) == []
+
+    # When an appointment is booked, its status changed, then it is cancelled
+    appointment = book(practice, patient, NINE)
+    # Then each next request shows what is there now
+    assert blocks(desk, practice) == [(appointment.pk, "booked")]
+    Appointment.objects.filter(pk=appointment.pk).update(status="confirmed")
+    assert blocks(desk, practice) == [(appointment.pk, "confirmed")]
+    appointment.refresh_from_db()
+    appointment_cancel(appointment=appointment, reason="Unwell", notify=False)
+    assert blocks(desk, practice) == []
+    assert blocks(desk, practice, cancelled="1") == [(appointment.pk, "cancelled")]
+
+
+def test_the_calendar_rows_are_what_the_orm_reads(practice, patient):
+    # Given appointments inside, across the edges of and outside a day, one cancelled
+    other = ClinicianFactory(clinics=[practice.clinic])
+    here = {"clinician": practice.clinician, "clinic": practice.clinic}
+    cancelled = AppointmentFactory(**here, patient=patient, start=NINE, status="cancelled")
+    AppointmentFactory(**here, patient=PatientFactory(alerts="Latex"), start=TEN)
+    AppointmentFactory(**here, start=sydney(MONDAY, 23, 45))  # runs past midnight
+    AppointmentFactory(**here, start=sydney(MONDAY + timedelta(days=1), 9))
+    AppointmentFactory(**here, start=sydney(MONDAY, 0) - timedelta(minutes=15))  # and into it
+    AppointmentFactory(clinician=other, clinic=practice.clinic, start=TEN)
+    start, end = sydney(MONDAY, 0), sydney(MONDAY + timedelta(days=1), 0)
+    user = UserFactory()
+    columns = ("pk", "start", "end", "status", "patient__given_name", "patient__alerts")
+
+    for show_cancelled in (False, True, False):  # the last one from the compiled query
+        # When the calendar reads them
+        rows = calendar_rows(
+            user=user,
+            clinic=practice.clinic,
+            clinician_ids=[practice.clinician.pk],
+            start=start,
+            end=end,
+            columns=columns,
+            show_cancelled=show_cancelled,
+        )
+        # Then they are the rows, values and types the ORM reads (aware datetimes included)
+        expected = (
+            Appointment.objects.overlapping(start, end)
+            .filter(clinic=practice.clinic, clinician=practice.clinician)
+            .exclude(status__in=[] if show_cancelled else ["cancelled", "no_show"])
+            .order_by("start")
+            .values_list(*columns)
+        )
+        assert [tuple(row) for row in rows] == list(expected)
+        assert len(rows) == (4 if show_cancelled else 3)
+        assert (cancelled.pk in [row[0] for row in rows]) == show_cancelled
+        assert all(timezone.is_aware(row[1]) and timezone.is_aware(row[2]) for row in rows)
+    assert calendar_rows(
+        user=user, clinic=practice.clinic, clinician_ids=[], start=start, end=end, columns=columns
+    ) == list(expected.filter(clinician_id__in=[]))
