@@ -2,12 +2,13 @@
 the chart, which shows one patient's record in one place."""
 
 from django.contrib import messages
+from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Model
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -219,6 +220,10 @@ def _chart_body(request: StaffRequest, patient_id: int, *, category: str) -> Cha
         "past": appointments.past,
         "series": series,
         **(documents.context() if documents else {"documents": None}),
+        # All the body takes from the request: the context processors are not run for it
+        # (the page around it runs them).
+        "perms": PermWrapper(user),
+        "request": request,
         "csrf_token": CSRF_MARK,
     }
     # The first moment "upcoming" and "past" could split differently: a visit starts.
@@ -232,7 +237,7 @@ def _chart_body(request: StaffRequest, patient_id: int, *, category: str) -> Cha
     ]
     return ChartBody(
         title=f"{escape(patient.given_name)} {escape(patient.family_name)}",
-        html=render_to_string("patients/_chart.html", context, request),
+        html=get_template("patients/_chart.html").render(context),
         shown=tuple(audit_target(record) for record in shown),
         lapses=min((start.timestamp() for start in starts), default=NEVER),
         # Everyone sees their own drafts and nobody else's: such a body is this user's alone.
