@@ -19,7 +19,7 @@ from appointments.api.serializers import (
     CancelSerializer,
 )
 from appointments.models import Appointment, AppointmentType
-from appointments.selectors import appointment_list
+from appointments.selectors import appointment_list, appointment_list_rows
 from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import AwareDateTimeFilter, FilterSet, IdFilter
 from nexus.api.pagination import CursorPagination
@@ -87,11 +87,12 @@ class AppointmentViewSet(
     }
 
     def get_queryset(self) -> QuerySet[Appointment]:
-        appointments = appointment_list(user=request_user(self.request))
+        user = request_user(self.request)
         if self.action == "list":
             # Rows, not model instances: AppointmentSerializer reads either.
-            return cast(QuerySet[Appointment], appointments.values(*LIST_COLUMNS))
-        return appointments
+            rows = appointment_list_rows(user=user, columns=LIST_COLUMNS)
+            return cast(QuerySet[Appointment], rows)
+        return appointment_list(user=user)
 
     @extend_schema(request=AppointmentBookSerializer, responses={201: AppointmentSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,8 +1,11 @@
 import pytest
 
+from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
+from appointments.api.serializers import LIST_COLUMNS
 from appointments.models import Appointment
+from appointments.selectors import appointment_list, appointment_list_rows
 from tests.conftest import MONDAY, sydney
-from tests.factories import AppointmentFactory, PatientFactory
+from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +218,13 @@ def test_list_uses_cursor_pagination_capped_at_100(reception_api, practice, pati
     assert len(first["results"]) == 2
     assert len(second["results"]) == 1
     assert huge.status_code == 200
+
+
+def test_the_list_rows_are_the_appointment_list_every_user_sees():
+    # appointment_list_rows sets its query up once for everyone: that is only right while
+    # appointment_list is the same query whoever asks.
+    for role in (RECEPTION, CLINICIAN, PRACTICE_ADMIN):
+        user = UserFactory(role=role)
+        rows = appointment_list_rows(user=user, columns=LIST_COLUMNS)
+        expected = appointment_list(user=user).values(*LIST_COLUMNS)
+        assert str(rows.query) == str(expected.query)

@@ -1,0 +1,103 @@
+"""The patient list reads rows, not model instances (issue 16): each listed patient must
+read exactly as the same patient retrieved on its own, and be audited the same."""
+
+import json
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
+from audit.models import AuditEvent
+from patients.api.serializers import PATIENT_LIST_COLUMNS
+from patients.selectors import patient_list, patient_list_rows
+from tests.factories import (
+    ClinicFactory,
+    CoordinatorFactory,
+    PatientFactory,
+    ReferrerFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/patients/"
+
+
+def make_varied_patients() -> None:
+    """Every kind of value a patient column holds: set and empty, AU and overseas."""
+    PatientFactory(
+        given_name="Ada",
+        family_name="Alpha",
+        preferred_name="Addy",
+        date_of_birth=date(1950, 12, 9),
+        sex="female",
+        phone="+61412345678",
+        emergency_contact_name="Bo Alpha",
+        emergency_contact_phone="+61298765432",
+        medicare_number="2123456701",
+        medicare_irn="1",
+        ndis_number="430000000",
+        dva_number="NX123456",
+        funding_type="ndis",
+        home_clinic=ClinicFactory(),
+        referrer=ReferrerFactory(),
+        coordinator=CoordinatorFactory(),
+        sms_consent=True,
+        alerts="Latex allergy",
+        archived=True,
+    )
+    PatientFactory(given_name="Bea", family_name="Beta", phone="", date_of_birth=None)
+    PatientFactory(given_name="Cy", family_name="Gamma", phone="+14155552671")  # overseas
+    PatientFactory(given_name="Di", family_name="Delta", phone="+611300123456")  # 1300
+
+
+@pytest.mark.parametrize("zone", ["Australia/Sydney", "Australia/Perth", "UTC"])
+def test_a_listed_patient_reads_exactly_as_the_patient_retrieved(reception_api, zone):
+    make_varied_patients()
+
+    with timezone.override(zone):
+        listed = reception_api.get(URL, {"page_size": 2}).json()
+        listed["results"] += reception_api.get(listed["next"]).json()["results"]
+        retrieved = [reception_api.get(f"{URL}{row['id']}/").json() for row in listed["results"]]
+
+    assert [row["family_name"] for row in listed["results"]] == [
+        "Alpha",
+        "Beta",
+        "Delta",
+        "Gamma",
+    ]
+    # Key for key, in the same order, with the same spelling of every value.
+    assert [json.dumps(row) for row in listed["results"]] == [json.dumps(r) for r in retrieved]
+
+
+def test_a_filtered_list_counts_and_reads_only_the_patients_it_matches(reception_api):
+    make_varied_patients()
+    PatientFactory.create_batch(3, funding_type="ndis")
+
+    page = reception_api.get(URL, {"funding_type": "ndis", "page_size": 2}).json()
+
+    assert page["count"] == 4
+    assert len(page["results"]) == 2
+    assert {row["funding_type"] for row in page["results"]} == {"ndis"}
+
+
+def test_a_patient_list_page_is_one_audit_event_naming_every_patient_shown(reception_api):
+    make_varied_patients()
+
+    results = reception_api.get(URL).json()["results"]
+
+    [event] = AuditEvent.objects.exclude(action__in=["login", "login_failed"])
+    assert (event.action, event.object_type) == ("read", "patients.patient")
+    assert event.object_ids == [str(row["id"]) for row in results]
+    assert event.patient_ids == sorted(row["id"] for row in results)
+
+
+def test_the_list_rows_are_the_patient_list_every_user_sees():
+    # patient_list_rows sets its query up once for everyone: that is only right while
+    # patient_list is the same query whoever asks.
+    for role in (RECEPTION, CLINICIAN, PRACTICE_ADMIN):
+        user = UserFactory(role=role)
+        rows = patient_list_rows(user=user, columns=PATIENT_LIST_COLUMNS)
+        expected = patient_list(user=user).values(*PATIENT_LIST_COLUMNS)
+        assert str(rows.query) == str(expected.query)
