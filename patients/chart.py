@@ -12,7 +12,10 @@ send no signals (the FileMaker import, seed_demo), so the next request renders a
 
 What is not the same for everyone is part of the key or the entry:
 - who may see what: the permissions the body asks about are in the key, and the body of a
-  patient with unsigned notes (each author sees their own) is kept for its user only;
+  patient with unsigned notes (each author sees their own) is kept for its user only. A
+  hit does not ask patient_list(user=...) again: it lets anyone with view_patient see
+  every patient. Should it ever narrow by user, the key must name what narrows it (a
+  test fails first: test_chart_cache.py);
 - the moment: "upcoming" and "past" split at now, so an entry lapses when its first
   upcoming (or cancelled) visit starts, the first moment the split could move;
 - the CSRF token, left as a mark and put in on every request;

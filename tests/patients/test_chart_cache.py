@@ -13,6 +13,8 @@ from audit.models import AuditEvent
 from documents.services import document_delete
 from notes.services import note_create, note_sign
 from patients.chart import CHART_PERMISSIONS, chart_changed
+from patients.models import Patient
+from patients.selectors import patient_list
 from patients.services import patient_update
 from tests.conftest import signed_in
 from tests.factories import (
@@ -190,3 +192,10 @@ def test_every_permission_the_body_asks_about_is_in_the_key():
     for name in ("_chart.html", "_appointments.html"):
         asked |= set(re.findall(r"perms\.(\w+\.\w+)", (templates / name).read_text()))
     assert asked and asked <= set(CHART_PERMISSIONS)
+
+
+def test_who_may_open_a_chart_is_only_the_permission_so_the_key_need_not_name_the_user():
+    # A cached body skips patient_list(user=...): were it to narrow by user, this fails.
+    desk, clinician = UserFactory(role="reception"), UserFactory(role="clinician")
+    assert str(patient_list(user=desk).query) == str(patient_list(user=clinician).query)
+    assert str(patient_list(user=desk).query) == str(Patient.objects.all().query)
