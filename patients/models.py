@@ -107,13 +107,15 @@ class Patient(models.Model):
         null=True, blank=True, db_index=True, validators=[validate_date_of_birth]
     )
     sex = models.CharField(max_length=12, choices=Sex.choices, default=Sex.NOT_STATED)
-    phone = PhoneNumberField(blank=True, db_index=True)
+    # Phone and Medicare number are searched by prefix: their indexes are PostgreSQL's
+    # own (patients migrations 0008, 0009), which also serve `=`.
+    phone = PhoneNumberField(blank=True)
     email = models.EmailField(blank=True)
     address = models.CharField(max_length=250, blank=True)
     suburb = models.CharField(max_length=80, blank=True)
     state = models.CharField(max_length=3, blank=True, choices=AustralianState.choices)
     postcode = models.CharField(max_length=4, blank=True, validators=[validate_postcode])
-    medicare_number = MedicareNumberField(max_length=10, blank=True, db_index=True)
+    medicare_number = MedicareNumberField(max_length=10, blank=True)
     medicare_irn = models.CharField(
         "Medicare IRN", max_length=1, blank=True, help_text="Position on the card, 1-9."
     )
