@@ -411,3 +411,22 @@ def test_without_a_terminal_the_import_prints_no_progress_bar(
     run_import(tmp_path)
 
     assert "rec/s" not in log_file.getvalue()
+
+
+def test_a_chart_shows_what_an_import_changed_on_the_very_next_view(
+    fake_filemaker, fm_practice, tmp_path, monkeypatch
+):
+    # The import updates rows in bulk, without signals: it retires cached charts itself.
+    from tests.conftest import signed_in
+
+    run_import(tmp_path, name="first")
+    client = fm_practice.layouts["Clients"][40]
+    patient = Patient.objects.get(legacy_id=client["ClientID"])
+    desk = signed_in("reception")
+    assert b"Latex allergy" not in desk.get(f"/patients/{patient.pk}/").content
+    monkeypatch.setitem(client, "ModifiedTS", "11/27/2026 21:30:00")
+    monkeypatch.setitem(client, "Alerts", "Latex allergy")
+
+    run_import(tmp_path, "--since", "2026-11-27T18:00:00", "--only", "clients", name="delta")
+
+    assert b"Latex allergy" in desk.get(f"/patients/{patient.pk}/").content
