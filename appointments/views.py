@@ -233,7 +233,11 @@ def book(request: StaffRequest) -> HttpResponse:
         if start := parse_aware_datetime(query.get("start", "")):
             start = start.astimezone(clinic.tz)
             initial |= {"date": start.date(), "time": start.time().replace(second=0)}
-        form = BookingForm(initial=initial, clinic=clinic)
+        # Asked again for its start times alone (htmx), the panel reads the form's values
+        # but draws none of its fields, and takes its clinician from `setup`: the field's
+        # choices are not narrowed to the clinic, a query built for nothing (issue 16).
+        starts_only = request.htmx.target == STARTS_TARGET
+        form = BookingForm(initial=initial, clinic=None if starts_only else clinic)
     occurrences: list[dict[str, Any]] = []
     if request.method == "POST" and form.is_valid() and form.cleaned_data["repeat_weeks"]:
         series, occurrences = _book_series(request, form)

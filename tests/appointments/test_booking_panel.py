@@ -13,6 +13,7 @@ from tests.factories import (
     ClinicFactory,
     ClinicianFactory,
     PatientFactory,
+    WorkingHoursFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +121,23 @@ def test_asking_again_for_the_start_times_answers_that_part_alone(desk, practice
     assert part.lstrip().startswith('<div id="booking-starts"')
     assert offered(part) == offered(whole) and "09:00" in offered(part)
     assert "<select" not in part and "<form" not in part
+
+
+def test_the_start_times_part_offers_none_for_a_clinician_of_another_clinic(desk, practice):
+    # Given a clinician who works the same hours, but at another clinic only
+    elsewhere = ClinicianFactory(clinics=[ClinicFactory(name="Perth")])
+    WorkingHoursFactory(clinician=elsewhere, clinic=elsewhere.clinics.get(), weekday=0)
+    query = {
+        "clinic": practice.clinic.pk,
+        "appointment_type": practice.consult.pk,
+        "date": MONDAY.isoformat(),
+    }
+    htmx = {"HX-Request": "true", "HX-Target": "booking-starts"}
+
+    # When the panel asks for the start times of each at this clinic
+    here = desk.get("/calendar/book/", {**query, "clinician": practice.clinician.pk}, headers=htmx)
+    there = desk.get("/calendar/book/", {**query, "clinician": elsewhere.pk}, headers=htmx)
+
+    # Then this clinic's clinician has times and the other none (no list is drawn at all)
+    assert "09:00" in offered(here.content.decode())
+    assert there.status_code == 200 and "<datalist" not in there.content.decode()
