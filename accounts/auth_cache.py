@@ -30,7 +30,6 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
-from django.utils.functional import SimpleLazyObject
 
 CACHE_SECONDS = 300
 _GENERATION_KEY = "authuser:generation"
@@ -112,11 +111,15 @@ def _cached_session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUs
 
 
 class CachedAuthenticationMiddleware(AuthenticationMiddleware):
-    """Django's AuthenticationMiddleware with `request.user` from `session_user`."""
+    """Django's AuthenticationMiddleware with `request.user` from `session_user`, looked up
+    at once rather than lazily: SessionTimeoutMiddleware, next in MIDDLEWARE, asks every
+    request for its user anyway, and a plain user object makes each later `request.user.…`
+    (tens to hundreds a page, in views, templates and permission checks) an attribute read
+    instead of a call through Django's lazy proxy (issue 16)."""
 
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)
-        request.user = SimpleLazyObject(lambda: _cached_session_user(request))  # type: ignore[assignment]
+        request.user = _cached_session_user(request)  # type: ignore[assignment]
 
 
 # Signal receivers (connected in AccountsConfig.ready): these changes are made by the
