@@ -1,6 +1,8 @@
 """Staff pages for patients: the list with instant search, registration and edits, and
 the chart, which shows one patient's record in one place."""
 
+from typing import Any, TypedDict
+
 from django.contrib import messages
 from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.decorators import login_required, permission_required
@@ -10,6 +12,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template
 from django.utils import timezone
+from django.utils.dateformat import DateFormat
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
@@ -21,6 +24,7 @@ from documents.selectors import document_panel
 from nexus.errors import ValidationFailed
 from nexus.http import StaffRequest
 from nexus.ratelimit import search_limited
+from nexus.templatetags.phones import phone_national
 from notes.selectors import drafts_exist, note_list, user_can_read_note_body
 from patients.chart import CSRF_MARK, NEVER, ChartBody, cached_chart_body
 from patients.forms import PatientForm
@@ -36,6 +40,35 @@ from patients.services import patient_register, patient_update
 CHART_APPOINTMENTS = 10
 CHART_NOTES = 20
 SEARCH_RESULTS = 25
+
+
+class SearchRow(TypedDict):
+    """A patient in the search results, formatted once: the templates only print. A dict,
+    not the model: a template finds a dict's keys at once, where on a model it first tries
+    an index and fails (25 rows of a list typed into on every key press)."""
+
+    id: int
+    family_name: str
+    given_name: str
+    preferred_name: str
+    born: str  # "10 Dec 1985" (the date filter's "j M Y"), "" when not known
+    phone: str  # as the phone filter shows it, "" when none
+    medicare_number: str
+    alerts: str
+
+
+def _row(patient: Patient) -> SearchRow:
+    born = patient.date_of_birth
+    return {
+        "id": patient.pk,
+        "family_name": patient.family_name,
+        "given_name": patient.given_name,
+        "preferred_name": patient.preferred_name,
+        "born": DateFormat(born).format("j M Y") if born else "",
+        "phone": phone_national(patient.phone),
+        "medicare_number": patient.medicare_number,
+        "alerts": patient.alerts,
+    }
 
 
 def _search(request: StaffRequest) -> tuple[str, list[Patient], bool]:
@@ -68,6 +101,11 @@ _LISTED = (
 )
 
 
+def _results(term: str, found: list[Patient], more: bool) -> dict[str, Any]:
+    rows = [_row(patient) for patient in found]
+    return {"term": term, "patients": found, "rows": rows, "more": more, "limit": SEARCH_RESULTS}
+
+
 @require_GET
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
@@ -80,8 +118,7 @@ def patient_index(request: StaffRequest) -> HttpResponse:
     # page when it restores history.
     partial = request.htmx and not request.htmx.history_restore_request
     template = "patients/_results.html" if partial else "patients/index.html"
-    context = {"term": term, "patients": found, "more": more, "limit": SEARCH_RESULTS}
-    return render(request, template, context)
+    return render(request, template, _results(term, found, more))
 
 
 @require_GET
@@ -92,8 +129,7 @@ def patient_pick(request: StaffRequest) -> HttpResponse:
     if refused := search_limited(request):
         return refused
     term, found, more = _search(request)
-    context = {"term": term, "patients": found, "more": more, "limit": SEARCH_RESULTS}
-    return render(request, "patients/_pick.html", context)
+    return render(request, "patients/_pick.html", _results(term, found, more))
 
 
 def _show_errors(form: PatientForm, error: ValidationFailed) -> None:
