@@ -199,36 +199,3 @@ def test_who_may_open_a_chart_is_only_the_permission_so_the_key_need_not_name_th
     desk, clinician = UserFactory(role="reception"), UserFactory(role="clinician")
     assert str(patient_list(user=desk).query) == str(patient_list(user=clinician).query)
     assert str(patient_list(user=desk).query) == str(Patient.objects.all().query)
-
-
-def test_charts_show_what_seed_demo_added_in_bulk_on_the_very_next_view(monkeypatch):
-    # seed_demo inserts without signals and retires cached charts itself.
-    from io import StringIO
-
-    from django.core.cache import cache
-    from django.core.management import call_command
-    from django.test import override_settings
-
-    from appointments.models import Appointment
-
-    def seed(**options) -> None:
-        with override_settings(DEBUG=True):
-            call_command("seed_demo", stdout=StringIO(), **options)
-
-    def pages(client) -> dict[int, bytes]:
-        return {pk: TOKEN.sub(b"", _page(client, Patient(pk=pk))) for pk in patients}
-
-    # One moment throughout: no visit may start between the pages compared.
-    moment = timezone.now()
-    monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
-    seed()
-    patients = list(Patient.objects.order_by("pk").values_list("pk", flat=True)[:40])
-    desk = signed_in("reception")
-    before = pages(desk)
-
-    seed(appointments=Appointment.objects.count() + 3000)
-    served = pages(desk)
-    cache.clear()
-
-    assert served == pages(desk)  # what a fresh render shows
-    assert served != before
