@@ -21,6 +21,7 @@ from patients.selectors import (
     PatientSearchBranches,
     patient_list,
     patient_list_rows,
+    patient_rows_page,
     patient_search,
     patient_search_branches,
 )
@@ -68,7 +69,9 @@ class PatientPagination(PageNumberPagination):
     def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
         if branches := self._branches(queryset):
             return branches.page(offset=offset, limit=limit)
-        rows = super().page_rows(queryset, offset, limit)
+        rows = patient_rows_page(queryset, offset=offset, limit=limit)
+        if rows is None:
+            rows = super().page_rows(queryset, offset, limit)
         return [PatientRow(row) if isinstance(row, dict) else row for row in rows]
 
     def count_rows(self, queryset: QuerySet[Any], cap: int) -> int:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from audit.models import AuditEvent
 from patients.api.serializers import PATIENT_LIST_COLUMNS
-from patients.selectors import patient_list, patient_list_rows
+from patients.selectors import patient_list, patient_list_rows, patient_rows_page
 from tests.factories import (
     ClinicFactory,
     CoordinatorFactory,
@@ -101,3 +101,24 @@ def test_the_list_rows_are_the_patient_list_every_user_sees():
         rows = patient_list_rows(user=user, columns=PATIENT_LIST_COLUMNS)
         expected = patient_list(user=user).values(*PATIENT_LIST_COLUMNS)
         assert str(rows.query) == str(expected.query)
+
+
+def test_a_plain_page_read_from_the_sql_compiled_once_is_the_page_the_orm_reads():
+    make_varied_patients()
+    PatientFactory.create_batch(5)
+    rows = patient_list_rows(user=UserFactory(role=RECEPTION), columns=PATIENT_LIST_COLUMNS)
+
+    for offset, limit in [(0, 3), (2, 4), (7, 5), (20, 5)]:
+        page = patient_rows_page(rows.all(), offset=offset, limit=limit)
+        assert page == list(rows.all()[offset : offset + limit])
+        assert [list(row) for row in page] == [list(PATIENT_LIST_COLUMNS)] * len(page)
+
+
+def test_a_filtered_or_reordered_list_is_not_read_from_the_compiled_sql():
+    rows = patient_list_rows(user=UserFactory(role=RECEPTION), columns=PATIENT_LIST_COLUMNS)
+
+    assert patient_rows_page(rows.filter(funding_type="ndis"), offset=0, limit=5) is None
+    assert patient_rows_page(rows.filter(archived=False), offset=0, limit=5) is None
+    assert patient_rows_page(rows.order_by("-id"), offset=0, limit=5) is None
+    assert patient_rows_page(rows.values("id"), offset=0, limit=5) is None
+    assert patient_rows_page(patient_list(user=UserFactory()), offset=0, limit=5) is None
