@@ -26,7 +26,9 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
@@ -74,10 +76,43 @@ def forget_everyone() -> None:
         transaction.on_commit(renew)
 
 
+# The user each session belonged to when this process last served it: the session's next
+# request then reads the session and that user's cache entries in one round trip with the
+# cache instead of two (issue 16). Only a hint; the session read decides who is signed in.
+_SESSION_USERS_MAX = 10_000
+_session_users: dict[str, str] = {}
+
+
+def _read_session_with_user(session: SessionBase) -> tuple[str | None, dict[str, Any]]:
+    """Load the session from the cache together with the entries of the user it last
+    belonged to: (that user's id, the entries found), or (None, {}) when there is no hint
+    or the session is not in the cache (then Django's own load() reads it as before)."""
+    session_key = session.session_key
+    user_id = _session_users.get(session_key) if session_key else None
+    if (
+        user_id is None
+        or not isinstance(session, CachedDbSessionStore)
+        or settings.SESSION_CACHE_ALIAS != DEFAULT_CACHE_ALIAS
+        or hasattr(session, "_session_cache")  # already loaded
+    ):
+        return None, {}
+    session_cache_key = session.cache_key
+    found = cache.get_many(
+        [session_cache_key, _key(user_id), _version_key(user_id), _GENERATION_KEY]
+    )
+    data = found.pop(session_cache_key, None)
+    if data is None:
+        return None, {}
+    # What cached_db's load() returns on a cache hit, so the session is not read again.
+    session._session_cache = data  # type: ignore[attr-defined]
+    return user_id, found
+
+
 def session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
     """`django.contrib.auth.get_user`, served from the cache when the session's auth hash
     matches the cached user."""
     session = request.session
+    hinted_user_id, prefetched = _read_session_with_user(session)
     user_id = session.get(SESSION_KEY)
     session_hash = session.get(HASH_SESSION_KEY)
     if (
@@ -86,8 +121,15 @@ def session_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
         or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS
     ):
         return auth.get_user(request)
+    if session.session_key and _session_users.get(session.session_key) != user_id:
+        if len(_session_users) >= _SESSION_USERS_MAX:
+            _session_users.clear()
+        _session_users[session.session_key] = user_id
     key, version_key = _key(user_id), _version_key(user_id)
-    found = cache.get_many([key, version_key, _GENERATION_KEY])
+    if user_id == hinted_user_id:
+        found = prefetched
+    else:
+        found = cache.get_many([key, version_key, _GENERATION_KEY])
     entry, generation = found.get(key), found.get(_GENERATION_KEY)
     stamp = (generation, found.get(version_key))
     if entry is not None and generation is not None and entry[0] == stamp:

@@ -4,10 +4,12 @@ applies on the very next request."""
 import pytest
 from django.contrib import auth
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts import auth_cache
 from accounts.auth_cache import forget
 from accounts.models import User
 from accounts.services import user_sessions_end
@@ -156,6 +158,66 @@ def test_a_change_committed_while_a_request_reads_the_user_is_not_hidden_by_its_
     forget(user.pk)  # the next request reads the user afresh, and is overtaken
     assert client.get(PAGE).status_code == 200  # it read the user while still active
     monkeypatch.setattr(auth, "get_user", read_user)
+
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def _cache_reads(client: Client, monkeypatch) -> int:  # type: ignore[no-untyped-def]
+    """Round trips a page makes to read the cache (a get_many is one, whatever the backend
+    does inside it)."""
+    backend, reads, inside = caches["default"], [], []
+
+    def counted(read):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if not inside:
+                reads.append(1)
+            inside.append(1)
+            try:
+                return read(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return call
+
+    with monkeypatch.context() as patch:
+        for name in ("get", "get_many"):
+            patch.setattr(backend, name, counted(getattr(backend, name)))
+        assert client.get(PAGE).status_code == 200
+    return len(reads)
+
+
+def test_a_sessions_next_request_reads_the_session_and_its_user_in_one_round_trip(
+    signed_in, monkeypatch
+):
+    client, _ = signed_in
+    known = _cache_reads(client, monkeypatch)
+
+    auth_cache._session_users.clear()  # as in a worker that has not served this session yet
+    unknown = _cache_reads(client, monkeypatch)
+
+    assert unknown - known == 1
+
+
+def test_a_session_whose_remembered_user_is_wrong_is_still_its_own_user(signed_in):
+    client, user = signed_in
+    other = UserFactory(role="clinician")
+    other_client = Client()
+    other_client.force_login(other)
+    other_client.get(PAGE)  # the other user's entries are in the cache
+    session_key = client.cookies["sessionid"].value
+    auth_cache._session_users[session_key] = str(other.pk)
+
+    assert client.get(PAGE).wsgi_request.user.pk == user.pk
+    assert auth_cache._session_users[session_key] == str(user.pk)
+
+
+def test_a_session_ended_elsewhere_is_signed_out_although_its_user_was_remembered(signed_in):
+    client, user = signed_in
+    assert client.cookies["sessionid"].value in auth_cache._session_users
+
+    user_sessions_end(user=user)
 
     response = client.get(PAGE)
     assert response.status_code == 302
