@@ -131,16 +131,13 @@ def _listed(targets: list[Target]) -> dict[str, Any]:
     }
 
 
-def _target(obj: models.Model) -> Target:
-    # A Patient is its own patient; every other record names one in `patient_id`, or none.
+def audit_target(obj: models.Model) -> Target:
+    """How an event names `obj` (a page that keeps what it showed, such as the cached chart,
+    keeps these). A Patient is its own patient; every other record names one in
+    `patient_id`, or none."""
     if obj._meta.label_lower == "patients.patient":
         return Target.of(obj, "pk")
     return Target.of(obj, "patient_id" if hasattr(obj, "patient_id") else "")
-
-
-def audit_target(obj: models.Model) -> Target:
-    """How an event names `obj`, for a page that keeps what it showed (the cached chart)."""
-    return _target(obj)
 
 
 def audit_read(
@@ -156,7 +153,7 @@ def audit_read(
     audit_record(
         request=request,
         action=action,
-        targets=[_target(obj) for obj in records],
+        targets=[audit_target(obj) for obj in records],
         detail={"view": view},
     )
 
@@ -174,7 +171,7 @@ def audit_change(
     audit_record(
         request=request,
         action=AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE,
-        targets=[_target(record)],
+        targets=[audit_target(record)],
         detail={"view": view, **(detail or {})},
     )
 
