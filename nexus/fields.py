@@ -13,6 +13,11 @@ from phonenumber_field.phonenumber import PhoneNumber
 _AU_E164 = re.compile(r"\+61[2-9]\d{8}")
 
 
+def is_au_e164(text: str) -> bool:
+    """Whether stored text is an Australian number in E.164, which reads back as itself."""
+    return _AU_E164.fullmatch(text) is not None
+
+
 class PhoneNumberField(modelfields.PhoneNumberField):
     """django-phonenumber-field's field, loading stored Australian numbers without a parse.
 
@@ -23,7 +28,7 @@ class PhoneNumberField(modelfields.PhoneNumberField):
     """
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if isinstance(value, str) and _AU_E164.fullmatch(value):
+        if isinstance(value, str) and is_au_e164(value):
             return PhoneNumber(
                 country_code=61,
                 national_number=int(value[3:]),

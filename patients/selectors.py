@@ -2,6 +2,7 @@
 
 import threading
 import zoneinfo
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, reduce
@@ -11,7 +12,8 @@ from typing import Any, TypedDict, cast
 import phonenumbers
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
-from django.db.models import BooleanField, F, Field, Func, Q, QuerySet
+from django.db.models import BooleanField, F, Field, Func, IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate, Lower
 from django.db.models.sql import Query
 from django.utils.dateformat import DateFormat
@@ -20,6 +22,7 @@ from accounts.models import User
 from appointments.models import Appointment, AppointmentSeries, AppointmentType
 from clinicians.models import Clinic, Clinician
 from nexus.collation import database_orders_by_code_point
+from nexus.fields import PhoneNumberField
 from nexus.timezones import ZonedDateTime, in_zone
 from patients.models import Patient
 
@@ -49,40 +52,70 @@ def _patient_rows(columns: tuple[str, ...]) -> QuerySet[Any]:
 class _CompiledRows:
     sql: str
     params: tuple[Any, ...]
-    names: list[str]
+    names: list[str]  # the rows' keys; a count rides after them
     compiler: Any
     converters: dict[int, Any]
+
+
+@dataclass(frozen=True)
+class RowsPage:
+    rows: list[Any]
+    # How many rows the whole list has, counted up to the cap asked for; None when not
+    # asked, or when the page is empty (the count is read along with its rows).
+    count: int | None
 
 
 _compiled_rows = threading.local()  # a compiler holds its thread's connection
 # QuerySet attributes that do not say what it selects.
 _STATE = ("_query", "_result_cache", "_prefetch_done")
+# The capped count's name among the page's columns (never a Patient field's).
+_COUNTED = "rows_counted"
 
 
 def patient_rows_page(
-    rows: QuerySet[Any], *, offset: int, limit: int
-) -> list[dict[str, Any]] | None:
+    rows: QuerySet[Any],
+    *,
+    offset: int,
+    limit: int,
+    count_cap: int | None = None,
+    row_type: Callable[[Iterable[tuple[str, Any]]], Any] = dict,
+) -> RowsPage | None:
     """Rows `offset` to `offset + limit` of `rows`, in its order, when `rows` is
     patient_list_rows() as it was handed out (nothing filtered or ordered since): its SQL
     is compiled once per set of columns and connection, and only the page's LIMIT and
     OFFSET change. Compiling ~30 columns cost more Python than reading the page (issue 16).
-    None for any other queryset: the caller reads that one the ordinary way."""
+    None for any other queryset: the caller reads that one the ordinary way.
+
+    Each row is `row_type(pairs)` of (column, value), a dict by default. Phone numbers are
+    the text stored (E.164), not PhoneNumber objects: parsing each number for the page to
+    print it back as stored cost more than the rest of its row (nexus.api.serializers
+    _as_phone prints either).
+
+    With `count_cap`, the same statement counts the list too, up to `count_cap` rows (a
+    paginator's capped count): a second query cost more Python than the page, mostly
+    Django putting the COUNT together (issue 16)."""
     columns = tuple(rows.query.values_select)
     template = _patient_rows(columns)
     if not columns or not _same_selection(rows, template):
         return None
     connection_ = connections[rows.db]
     cache_ = _compiled_rows.__dict__.setdefault("compiled", {})
-    compiled = cache_.get((rows.db, columns))
+    compiled = cache_.get((rows.db, columns, count_cap))
     if compiled is None:
-        compiled = cache_[(rows.db, columns)] = _compile_rows(template, rows.db)
+        compiled = _compile_rows(template, rows.db, count_cap)
+        cache_[(rows.db, columns, count_cap)] = compiled
     sql = f"{compiled.sql} {connection_.ops.limit_offset_sql(offset, offset + limit)}"
     with connection_.cursor() as cursor:
         cursor.execute(sql, compiled.params)
         fetched: Any = cursor.fetchall()
+    count = None
+    if count_cap is not None and fetched:
+        count = int(fetched[0][len(compiled.names)])
     if compiled.converters:
         fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
-    return [dict(zip(compiled.names, row, strict=True)) for row in fetched]
+    # zip() stops at the last name: a count after them is left out.
+    names = compiled.names
+    return RowsPage(rows=[row_type(zip(names, row, strict=False)) for row in fetched], count=count)
 
 
 def _same_selection(queryset: QuerySet[Any], template: QuerySet[Any]) -> bool:
@@ -96,18 +129,37 @@ def _same_selection(queryset: QuerySet[Any], template: QuerySet[Any]) -> bool:
     return own == fresh and vars(queryset.query) == vars(template.query)
 
 
-def _compile_rows(template: QuerySet[Any], alias: str) -> _CompiledRows:
-    query = template.query
-    compiler = query.get_compiler(using=alias)
+def _compile_rows(template: QuerySet[Any], alias: str, count_cap: int | None) -> _CompiledRows:
+    names = [*template.query.extra_select, *template.query.values_select]
+    names += template.query.annotation_select
+    if count_cap is not None:
+        # An uncorrelated subquery: the database counts once per statement, not per row.
+        ids, params = template.order_by().values("pk").query.get_compiler(using=alias).as_sql()
+        counted = RawSQL(  # noqa: S611 - SQL Django compiled; the cap is a parameter
+            f"SELECT COUNT(*) FROM ({ids} LIMIT %s) AS capped",  # noqa: S608 - as above
+            (*params, count_cap),
+            output_field=IntegerField(),
+        )
+        template = template.annotate(**{_COUNTED: counted})
+    compiler = template.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
     # As ValuesIterable reads the rows it selects.
     expressions = [selected[0] for selected in compiler.select[: compiler.col_count]]
+    converters = {}
+    for i, (functions, expression) in compiler.get_converters(expressions).items():
+        if i >= len(names):
+            continue  # the count, read as it is (patient_rows_page)
+        field = getattr(expression, "output_field", None)
+        if isinstance(field, PhoneNumberField):  # stays the stored text (patient_rows_page)
+            functions = [f for f in functions if f != field.from_db_value]
+        if functions:
+            converters[i] = (functions, expression)
     return _CompiledRows(
         sql=sql,
         params=tuple(params),
-        names=[*query.extra_select, *query.values_select, *query.annotation_select],
+        names=names,
         compiler=compiler,
-        converters=compiler.get_converters(expressions),
+        converters=converters,
     )
 
 

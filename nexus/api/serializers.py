@@ -6,8 +6,10 @@ import phonenumbers
 from django.db import models
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
-from phonenumber_field.phonenumber import PhoneNumber
+from phonenumber_field.phonenumber import PhoneNumber, to_python
 from rest_framework import serializers
+
+from nexus.fields import is_au_e164
 
 
 def _as_datetime(value: datetime | None) -> str | None:
@@ -22,7 +24,14 @@ def _as_text(value: Any) -> str:
     return str(value) if value else ""
 
 
-def _as_phone(value: PhoneNumber | None) -> str:
+def _as_phone(value: PhoneNumber | str | None) -> str:
+    """A number in E.164: a PhoneNumber loaded by its field, or the text stored, read
+    without the field's loader (patients.selectors.patient_rows_page), which prints as
+    loaded and formatted (nexus.fields)."""
+    if isinstance(value, str):
+        if not value or is_au_e164(value):
+            return value
+        return _as_phone(to_python(value))  # as the field loads any other number
     # str(PhoneNumber) re-validates the number against its region's metadata (~80 µs);
     # stored numbers were validated on the way in.
     # (`if value` would too: PhoneNumber's __len__ is len(str(self)).)

@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 
 from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import FilterSet, IdFilter
-from nexus.api.pagination import PageNumberPagination
+from nexus.api.pagination import COUNT_CAP, PageNumberPagination
 from nexus.api.permissions import request_user
 from nexus.api.throttling import AnonThrottle, SearchRateThrottle, UserThrottle
 from nexus.api.viewsets import ReadCreateUpdateViewSet
@@ -55,6 +55,8 @@ class PatientPagination(PageNumberPagination):
     """
 
     _search: tuple[QuerySet[Any], PatientSearchBranches | None] | None = None
+    # The capped count the plain list read along with its page (patient_rows_page).
+    _counted: int | None = None
 
     def _branches(self, queryset: QuerySet[Any]) -> PatientSearchBranches | None:
         # patient_search() orders what it filtered; an empty ?search= filters nothing.
@@ -69,14 +71,20 @@ class PatientPagination(PageNumberPagination):
     def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
         if branches := self._branches(queryset):
             return branches.page(offset=offset, limit=limit)
-        rows = patient_rows_page(queryset, offset=offset, limit=limit)
-        if rows is None:
-            rows = super().page_rows(queryset, offset, limit)
+        page = patient_rows_page(
+            queryset, offset=offset, limit=limit, count_cap=COUNT_CAP + 1, row_type=PatientRow
+        )
+        if page is not None:
+            self._counted = page.count
+            return page.rows
+        rows = super().page_rows(queryset, offset, limit)
         return [PatientRow(row) if isinstance(row, dict) else row for row in rows]
 
     def count_rows(self, queryset: QuerySet[Any], cap: int) -> int:
         if branches := self._branches(queryset):
             return branches.count(cap=cap)
+        if self._counted is not None and cap <= COUNT_CAP + 1:
+            return min(self._counted, cap)
         if queryset.query.values_select:
             # Counted by id alone, as a queryset of model instances is: a count of rows
             # read with values() would select (and compile) every listed column.

@@ -5,6 +5,8 @@ import json
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
@@ -110,15 +112,60 @@ def test_a_plain_page_read_from_the_sql_compiled_once_is_the_page_the_orm_reads(
 
     for offset, limit in [(0, 3), (2, 4), (7, 5), (20, 5)]:
         page = patient_rows_page(rows.all(), offset=offset, limit=limit)
-        assert page == list(rows.all()[offset : offset + limit])
-        assert [list(row) for row in page] == [list(PATIENT_LIST_COLUMNS)] * len(page)
+        expected = list(rows.all()[offset : offset + limit])
+        assert page is not None
+        # Phone numbers stay the text stored; every other value is what the ORM reads.
+        assert page.rows == [
+            {
+                **row,
+                "phone": str(row["phone"].raw_input) if row["phone"] else "",
+                "emergency_contact_phone": (
+                    row["emergency_contact_phone"].raw_input
+                    if row["emergency_contact_phone"]
+                    else ""
+                ),
+            }
+            for row in expected
+        ]
+        assert [list(row) for row in page.rows] == [list(PATIENT_LIST_COLUMNS)] * len(page.rows)
+        assert page.count is None
 
 
-def test_a_filtered_or_reordered_list_is_not_read_from_the_compiled_sql():
+def test_a_plain_page_counts_the_list_in_its_own_query_up_to_the_cap():
+    PatientFactory.create_batch(7)
     rows = patient_list_rows(user=UserFactory(role=RECEPTION), columns=PATIENT_LIST_COLUMNS)
 
-    assert patient_rows_page(rows.filter(funding_type="ndis"), offset=0, limit=5) is None
-    assert patient_rows_page(rows.filter(archived=False), offset=0, limit=5) is None
-    assert patient_rows_page(rows.order_by("-id"), offset=0, limit=5) is None
-    assert patient_rows_page(rows.values("id"), offset=0, limit=5) is None
-    assert patient_rows_page(patient_list(user=UserFactory()), offset=0, limit=5) is None
+    with CaptureQueriesContext(connection) as queries:
+        first = patient_rows_page(rows.all(), offset=0, limit=2, count_cap=100)
+        capped = patient_rows_page(rows.all(), offset=4, limit=2, count_cap=5)
+        past_the_end = patient_rows_page(rows.all(), offset=10, limit=2, count_cap=100)
+
+    assert len(queries) == 3
+    assert first is not None and capped is not None and past_the_end is not None
+    assert (len(first.rows), first.count) == (2, 7)
+    assert (len(capped.rows), capped.count) == (2, 5)
+    # No row to carry the count: the caller counts the ordinary way.
+    assert (past_the_end.rows, past_the_end.count) == ([], None)
+    assert [row["id"] for row in first.rows + capped.rows] == [
+        row["id"] for row in [*rows.all()[0:2], *rows.all()[4:6]]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("page", "queries"),
+    [
+        (1, ["page and count", "audit"]),
+        (2, ["page and count", "audit"]),
+        # Past the end: no row to carry the count, and nothing shown to audit.
+        (9, ["page", "count"]),
+    ],
+)
+def test_a_plain_page_reads_its_rows_and_count_in_one_query(reception_api, page, queries):
+    PatientFactory.create_batch(7)
+    reception_api.get(URL)  # the user's permissions, cached per user
+
+    with CaptureQueriesContext(connection) as ctx:
+        body = reception_api.get(URL, {"page_size": 3, "page": page}).json()
+
+    assert len(ctx) == len(queries)
+    assert body["count"] == 7
