@@ -39,6 +39,15 @@ class Target:
         patient_id = getattr(obj, patient_attr) if patient_attr else None
         return cls(obj._meta.label_lower, str(obj.pk), patient_id)
 
+    @classmethod
+    def of_each(cls, objects: list[Any], patient_attr: str) -> list["Target"]:
+        """Target.of for each of `objects`, records one viewset handed out."""
+        if patient_attr != "pk" or not objects:
+            return [cls.of(obj, patient_attr) for obj in objects]
+        # Patients (a page of 25 or 100): their kind named once, each id read once.
+        kind = objects[0]._meta.label_lower
+        return [cls(kind, str(pk), pk) for pk in (obj.pk for obj in objects)]
+
 
 def _client_ip(request: HttpRequest) -> str | None:
     # The trusted client address: REMOTE_ADDR, or X-Forwarded-For behind

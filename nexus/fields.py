@@ -10,7 +10,8 @@ from phonenumber_field.phonenumber import PhoneNumber
 # A stored Australian number in E.164: +61, then a 9-digit national number that starts
 # with 2-9 (landlines, mobiles). 13/1300/1800 numbers and carrier-prefixed forms take the
 # library's path, which knows their rules.
-_AU_E164 = re.compile(r"\+61[2-9]\d{8}")
+# ASCII digits only: other digits (\d matches any script's) take the library's path.
+_AU_E164 = re.compile(r"\+61[2-9]\d{8}", re.ASCII)
 
 
 def is_au_e164(text: str) -> bool:

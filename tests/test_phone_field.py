@@ -45,7 +45,15 @@ def test_numbers_starting_with_1_load_exactly_as_the_library_parses_them(nationa
 
 
 @pytest.mark.parametrize(
-    "value", ["+61130012345", "+611800123456", "+6418001234", "+12025550143", "+44 20 7946 0958"]
+    "value",
+    [
+        "+61130012345",
+        "+611800123456",
+        "+6418001234",
+        "+12025550143",
+        "+44 20 7946 0958",
+        "+61\u0664\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668",  # not ASCII digits
+    ],
 )
 def test_other_numbers_take_the_librarys_path(value):
     loaded = field.from_db_value(value, None, None)
@@ -72,7 +80,9 @@ def test_a_patient_round_trips_through_the_database():
     value=st.one_of(
         national_numbers.map(lambda n: f"+61{n}"),
         other_numbers.map(lambda n: f"+61{n}"),
-        st.sampled_from(["", "+12025550143", "+44 20 7946 0958", "12345", "not a number"]),
+        st.sampled_from(
+            ["", "+12025550143", "+44 20 7946 0958", "12345", "not a number", "+61\u0664" * 3]
+        ),
     )
 )
 def test_a_number_prints_the_same_from_its_stored_text_as_loaded(value):

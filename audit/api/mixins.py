@@ -57,7 +57,7 @@ class AuditedViewSetMixin(viewsets.GenericViewSet[Any]):
             data = response.data
             patient = data["id"] if self.audit_patient_attr == "pk" else data.get("patient")
             return [Target(model._meta.label_lower, str(data["id"]), patient)]
-        return [Target.of(obj, self.audit_patient_attr) for obj in objects]
+        return Target.of_each(objects, self.audit_patient_attr)
 
     def _action(self) -> str:
         if self.action == "list":

@@ -119,7 +119,13 @@ class PatientSerializer(LeanReadSerializer):
         result = dict(instance)
         for name in datetimes:
             moment: datetime | None = result[name]
-            result[name] = timezone.localtime(moment, zone).isoformat() if moment else None
+            if moment is not None:
+                # timezone.localtime() is astimezone() after checks a loaded value passes;
+                # a naive one (never loaded with USE_TZ) still meets them and is refused.
+                local = (
+                    moment.astimezone(zone) if moment.tzinfo else timezone.localtime(moment, zone)
+                )
+                result[name] = local.isoformat()
         for name in dates:
             day: date | None = result[name]
             result[name] = day.isoformat() if day else None

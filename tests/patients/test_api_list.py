@@ -2,7 +2,7 @@
 read exactly as the same patient retrieved on its own, and be audited the same."""
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from django.db import connection
@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from audit.models import AuditEvent
-from patients.api.serializers import PATIENT_LIST_COLUMNS
+from audit.services import Target
+from patients.api.serializers import PATIENT_LIST_COLUMNS, PatientRow, PatientSerializer
+from patients.models import Patient
 from patients.selectors import patient_list, patient_list_rows, patient_rows_page
 from tests.factories import (
     ClinicFactory,
@@ -169,3 +171,24 @@ def test_a_plain_page_reads_its_rows_and_count_in_one_query(reception_api, page,
 
     assert len(ctx) == len(queries)
     assert body["count"] == 7
+
+
+def test_a_naive_time_in_a_listed_row_is_refused_as_before():
+    row = PatientRow(
+        dict.fromkeys(PATIENT_LIST_COLUMNS, None),
+        id=1,
+        created_at=datetime(2026, 1, 1),  # noqa: DTZ001 - naive on purpose
+    )
+
+    with pytest.raises(ValueError, match="naive"):
+        PatientSerializer(row).to_representation(row)
+
+
+def test_a_page_of_patients_is_audited_as_each_patient_alone_would_be():
+    make_varied_patients()
+    rows = [PatientRow(row) for row in patient_list_rows(user=UserFactory(), columns=("id",))]
+    patients = list(Patient.objects.all())
+
+    assert Target.of_each(rows, "pk") == [Target.of(row, "pk") for row in rows]
+    assert Target.of_each(patients, "pk") == [Target.of(p, "pk") for p in patients]
+    assert [t.patient_id for t in Target.of_each(rows, "pk")] == [row["id"] for row in rows]
