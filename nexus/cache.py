@@ -11,8 +11,8 @@ timeout. `/readyz/` still reports the cache as unavailable.
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
 
 import structlog
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
@@ -31,8 +31,29 @@ redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
 return {redis.call('INCR', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 _COUNT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis's script id
+# get_and_count(): read KEYS[1], then for each pair of keys after it count as _COUNT_SCRIPT
+# does (ARGV holds each counter's timeout), atomically, in one command.
+_GET_AND_COUNT_SCRIPT = """
+local reply = {redis.call('GET', KEYS[1]) or false}
+for i = 1, #ARGV do
+  redis.call('SET', KEYS[2 * i], 0, 'EX', ARGV[i], 'NX')
+  reply[2 * i] = redis.call('INCR', KEYS[2 * i])
+  reply[2 * i + 1] = tonumber(redis.call('GET', KEYS[2 * i + 1]) or '0')
+end
+return reply
+"""
+_GET_AND_COUNT_SHA = hashlib.sha1(_GET_AND_COUNT_SCRIPT.encode()).hexdigest()  # noqa: S324
 _OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 T = TypeVar("T")
+
+
+class Counter(NamedTuple):
+    """A rate limit's counter for get_and_count(): as count_in_window()'s arguments."""
+
+    key: str
+    previous_key: str
+    timeout: int
+
 
 # Per server, shared by the threads of a process (Django makes one backend per thread).
 _down_until: dict[str, float] = {}
@@ -91,6 +112,31 @@ class FailOpenRedisCache(RedisCache):
             return int(count), int(before)
 
         return self._call("count_in_window", (1, 0), send)
+
+    def get_and_count(
+        self, key: str, counters: Sequence[Counter], version: Any = None
+    ) -> tuple[Any, list[tuple[int, int]]]:
+        """get(key) and count_in_window() for each counter, in one round trip: an API
+        request's token and its user's rate limits (issue 16). With Redis down, a miss and
+        (1, 0) for each counter, as get() and count_in_window() would answer."""
+        keys = [self.make_and_validate_key(key, version=version)]
+        for counter in counters:
+            keys.append(self.make_and_validate_key(counter.key, version=version))
+            keys.append(self.make_and_validate_key(counter.previous_key, version=version))
+        timeouts = [counter.timeout for counter in counters]
+
+        def send() -> tuple[Any, list[tuple[int, int]]]:
+            django_client: Any = self._cache  # its serializer is not in django-stubs
+            client = django_client.get_client(write=True)
+            try:
+                reply = client.evalsha(_GET_AND_COUNT_SHA, len(keys), *keys, *timeouts)
+            except NoScriptError:
+                reply = client.eval(_GET_AND_COUNT_SCRIPT, len(keys), *keys, *timeouts)
+            value = None if reply[0] is None else django_client._serializer.loads(reply[0])
+            counts = [(int(reply[i]), int(reply[i + 1])) for i in range(1, len(reply), 2)]
+            return value, counts
+
+        return self._call("get_and_count", (None, [(1, 0)] * len(counters)), send)
 
     def _call(self, operation: str, fallback: T, call: Callable[[], T]) -> T:
         if time.monotonic() < _down_until.get(self._server_key, 0.0):
@@ -188,6 +234,18 @@ class FailOpenRedisCache(RedisCache):
                 client.delete(*batch)
 
         self._call("clear", None, delete_own_keys)
+
+
+def get_and_count(
+    cache: BaseCache, key: str, counters: Sequence[Counter]
+) -> tuple[Any, list[tuple[int, int]]]:
+    """The value of `key` (None if missing) and count_in_window() for each counter: one
+    round trip with Redis; any other cache takes one call for each."""
+    if hasattr(cache, "get_and_count"):
+        return cast(tuple[Any, list[tuple[int, int]]], cache.get_and_count(key, counters))
+    value = cache.get(key)
+    counts = [count_in_window(cache, c.key, c.previous_key, timeout=c.timeout) for c in counters]
+    return value, counts
 
 
 def count_in_window(

@@ -1,5 +1,5 @@
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from rest_framework.request import Request
@@ -10,7 +10,7 @@ from rest_framework.throttling import (
     UserRateThrottle,
 )
 
-from nexus.cache import count_in_window
+from nexus.cache import Counter, count_in_window
 from nexus.client import client_ip
 
 
@@ -32,24 +32,36 @@ class _Counted(SimpleRateThrottle):
     num_requests: int
     _elapsed: float = 0.0
 
+    def applies(self, request: Any) -> bool:
+        """Whether this request counts at all (every request, unless a subclass says)."""
+        return True
+
+    def counter(self, key: str, now: float) -> Counter:
+        window = int(now // self.duration)
+        return Counter(f"{key}:{window}", f"{key}:{window - 1}", 2 * self.duration)
+
     def allow_request(self, request: Any, view: Any) -> bool:
-        if self.rate is None:
+        if self.rate is None or not self.applies(request):
             return True
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        current = f"{self.key}:{window}"
-        count, previous = count_in_window(
-            self.cache, current, f"{self.key}:{window - 1}", timeout=2 * self.duration
-        )
-        self._elapsed = self.now - window * self.duration
+        counted = _counted(request).pop(self.key, None)
+        if counted is None:
+            self.now = self.timer()
+            counter = self.counter(self.key, self.now)
+            count, previous = count_in_window(
+                self.cache, counter.key, counter.previous_key, timeout=counter.timeout
+            )
+        else:  # counted already, with the API token (UserCounts)
+            self.now, (count, previous) = counted
+            counter = self.counter(self.key, self.now)
+        self._elapsed = self.now - int(self.now // self.duration) * self.duration
         weight = 1 - self._elapsed / self.duration
         if count + previous * weight <= self.num_requests:
             return True
         with contextlib.suppress(ValueError):  # expired, or the cache just went away
-            self.cache.decr(current)
+            self.cache.decr(counter.key)
         return self.throttle_failure()
 
     def wait(self) -> float | None:
@@ -79,10 +91,8 @@ class SearchRateThrottle(UserThrottle):
 
     scope = "search"
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if not request.query_params.get("search"):
-            return True
-        return super().allow_request(request, view)
+    def applies(self, request: Request) -> bool:
+        return bool(request.query_params.get("search"))
 
 
 class UploadRateThrottle(UserThrottle):
@@ -90,7 +100,60 @@ class UploadRateThrottle(UserThrottle):
 
     scope = "uploads"
 
-    def allow_request(self, request: Request, view: Any) -> bool:
-        if request.method != "POST":
-            return True
-        return super().allow_request(request, view)
+    def applies(self, request: Request) -> bool:
+        return request.method == "POST"
+
+
+# Where a request keeps the counts made with its token, by throttle key, until its throttles
+# are checked: (the throttle's clock then, (count, previous window's count)).
+_COUNTED = "_nexus_throttle_counts"
+
+
+def _counted(request: Any) -> dict[str, tuple[float, tuple[int, int]]]:
+    return cast(dict[str, tuple[float, tuple[int, int]]], getattr(request, _COUNTED, {}))
+
+
+class UserCounts:
+    """The per-user counters a view's throttles will count for a request, counted ahead of
+    the throttle check in the round trip that reads the API token (issue 16): before, the
+    token and the throttles were a Redis round trip each. BearerTokenAuthentication knows
+    the token's user from an earlier request (a token's owner never changes, see ApiToken),
+    counts with the token read, and hands the counts over with keep() once the token proves
+    to be that user's, or gives them back with give_back() when it does not.
+
+    The counts are made before DRF checks permissions, so a request refused by its role or
+    scope (403) also uses a request of its user's budget, which DRF's order would not."""
+
+    def __init__(self, request: Request, user_pk: Any) -> None:
+        self.now: dict[str, float] = {}
+        self.counters: dict[str, Counter] = {}
+        self.cache: Any = None
+        context = getattr(request, "parser_context", None) or {}
+        view = context.get("view")
+        if view is None:
+            return
+        for throttle in view.get_throttles():
+            if (
+                not isinstance(throttle, _Counted)
+                or not isinstance(throttle, UserRateThrottle)
+                or throttle.rate is None
+                or not throttle.applies(request)
+            ):
+                continue
+            # UserRateThrottle.get_cache_key() for an authenticated user.
+            key = throttle.cache_format % {"scope": throttle.scope, "ident": user_pk}
+            self.now[key] = throttle.timer()
+            self.counters[key] = throttle.counter(key, self.now[key])
+            self.cache = throttle.cache
+
+    def keep(self, request: Request, counts: list[tuple[int, int]]) -> None:
+        setattr(
+            request,
+            _COUNTED,
+            {key: (self.now[key], count) for key, count in zip(self.counters, counts, strict=True)},
+        )
+
+    def give_back(self) -> None:
+        for counter in self.counters.values():
+            with contextlib.suppress(ValueError):  # expired, or the cache just went away
+                self.cache.decr(counter.key)
