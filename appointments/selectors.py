@@ -1,13 +1,14 @@
 """Reads of the schedule: appointment lists and free slots."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Field, Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -62,6 +63,117 @@ def appointment_list_rows(*, user: User, columns: tuple[str, ...]) -> QuerySet[A
 @cache
 def _appointment_rows(columns: tuple[str, ...]) -> QuerySet[Any]:
     return Appointment.objects.values(*columns)
+
+
+def appointment_rows(
+    *, user: User, columns: tuple[str, ...], lookups: Sequence[tuple[str, Any]] = ()
+) -> "AppointmentRows":
+    """appointment_list_rows(user=user, columns=columns) filtered by `lookups`
+    ((lookup, value) pairs, as filter() takes them), read from SQL compiled once per shape.
+    The same rows, in the same order, as the queryset would read (tests/appointments/
+    test_api_rows.py compares them); scoped as appointment_list_rows() is."""
+    return AppointmentRows(columns=columns, lookups=tuple(lookups))
+
+
+@dataclass(frozen=True)
+class AppointmentRows:
+    """Listed appointments as DRF's cursor paginator reads a queryset: `order_by()`,
+    `filter()` by the cursor's position, one slice, then the rows.
+
+    Building the queryset (its filters, the cursor's) and compiling it cost a quarter of
+    a day-schedule read's CPU (issue 16), though only the values change from one request
+    to the next. So the SQL is compiled once per thread for each shape (columns, which
+    lookups, ordering), and each request only prepares its values as the ORM would and
+    adds LIMIT and OFFSET. A shape whose parameters are not one per lookup, in order, is
+    read through the ORM each time.
+    """
+
+    columns: tuple[str, ...]
+    lookups: tuple[tuple[str, Any], ...] = ()
+    ordering: tuple[str, ...] = ()
+    offset: int = 0
+    stop: int | None = None
+
+    def order_by(self, *ordering: str) -> "AppointmentRows":
+        return replace(self, ordering=ordering)
+
+    def filter(self, **lookups: Any) -> "AppointmentRows":
+        # Sorted, as Q(**lookups) sorts them.
+        return replace(self, lookups=(*self.lookups, *sorted(lookups.items())))
+
+    def __getitem__(self, window: slice) -> "AppointmentRows":
+        if window.step is not None or self.offset or self.stop is not None:
+            raise TypeError("AppointmentRows takes one slice, without a step.")
+        return replace(self, offset=window.start or 0, stop=window.stop)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._read())
+
+    def queryset(self) -> QuerySet[Any]:
+        """The same read as an ORM queryset."""
+        rows = _appointment_rows(self.columns).filter(
+            *(Q(**{lookup: value}) for lookup, value in self.lookups)
+        )
+        if self.ordering:
+            rows = rows.order_by(*self.ordering)
+        return rows[self.offset : self.stop]
+
+    def _read(self) -> list[dict[str, Any]]:
+        alias = router.db_for_read(Appointment)
+        connection = connections[alias]
+        shape = (alias, self.columns, tuple(lookup for lookup, _ in self.lookups), self.ordering)
+        compiled_ = _compiled_appointment_rows.__dict__.setdefault("shapes", {})
+        compiled = compiled_.get(shape)
+        params = [self._prepared(lookup, value, connection) for lookup, value in self.lookups]
+        if compiled is None:
+            compiled = _CompiledRows.of(replace(self, offset=0, stop=None).queryset(), alias)
+            if list(compiled.params) != params:
+                return list(self.queryset())
+            compiled_[shape] = compiled
+        sql = compiled.sql
+        if self.offset or self.stop is not None:
+            sql = f"{sql} {connection.ops.limit_offset_sql(self.offset, self.stop)}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched: Any = cursor.fetchall()
+        if compiled.converters:
+            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
+        return [dict(zip(compiled.names, row, strict=True)) for row in fetched]
+
+    @staticmethod
+    def _prepared(lookup: str, value: Any, connection: Any) -> Any:
+        """The value as the ORM hands it to the database for `lookup` on a column of
+        Appointment (a cursor's position arrives as text: the field parses it)."""
+        field = cast("Field[Any, Any]", Appointment._meta.get_field(lookup.split("__", 1)[0]))
+        return field.get_db_prep_value(value, connection, prepared=False)
+
+
+@dataclass(frozen=True)
+class _CompiledRows:
+    sql: str
+    params: tuple[Any, ...]
+    names: list[str]
+    compiler: Any
+    converters: dict[int, Any]
+
+    @classmethod
+    def of(cls, rows: QuerySet[Any], alias: str) -> "_CompiledRows":
+        query = rows.query
+        compiler = query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        # As ValuesIterable names and converts what it reads.
+        expressions = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        return cls(
+            sql=sql,
+            params=tuple(params),
+            names=[*query.extra_select, *query.values_select, *query.annotation_select],
+            compiler=compiler,
+            converters=compiler.get_converters(expressions),
+        )
+
+
+# A compiler holds its thread's connection.
+_compiled_appointment_rows = threading.local()
 
 
 def calendar_rows(

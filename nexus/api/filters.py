@@ -1,12 +1,15 @@
 import copy
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django_filters import Filter, utils
 from django_filters import rest_framework as filters
+from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
@@ -80,6 +83,58 @@ class FilterSet(filters.FilterSet):
         if form_class is None:
             form_class = self._form_classes[type(self)] = super().get_form_class()
         return form_class
+
+    @classmethod
+    def plain_lookups(
+        cls, params: QueryDict, *, also: Collection[str] = ()
+    ) -> list[tuple[str, Any]] | None:
+        """The lookups `qs` would filter by for these query parameters, as (lookup, value)
+        in the order it adds them, read without building a form: for a list that runs SQL
+        it compiled once per set of lookups (appointments) rather than a queryset built
+        and compiled per request (issue 16).
+
+        None unless every parameter is one of this filterset's plain filters (a field and a
+        lookup: no method, exclude or distinct) or named in `also`, given once, not empty,
+        and valid. Each value is cleaned by the very form field the form would clean it
+        with. Anything else goes the ordinary way, which answers it as it always has
+        (a 400 naming the parameter, say)."""
+        if cls.qs is not _BASE_QS or cls.filter_queryset is not _BASE_FILTER_QUERYSET:
+            return None
+        fields = cls._form_classes.get(cls) or cls().get_form_class()
+        declared = cls.base_filters
+        for name in params:
+            if name not in declared and name not in also:
+                return None
+        lookups = []
+        for name, filter_ in declared.items():
+            raws = params.getlist(name)
+            if not raws:
+                continue
+            if len(raws) > 1 or raws[0] == "" or not _plain(filter_):
+                return None
+            try:
+                value = fields.base_fields[name].clean(raws[0])
+            except ValidationError:
+                return None
+            if value in EMPTY_VALUES:
+                continue  # as Filter.filter() leaves the queryset
+            if isinstance(filter_, filters.ChoiceFilter) and value == filter_.null_value:
+                return None
+            lookups.append((f"{filter_.field_name}__{filter_.lookup_expr}", value))
+        return lookups
+
+
+def _plain(filter_: Filter) -> bool:
+    """Whether the filter only adds `field_name__lookup_expr=value` to the queryset."""
+    return (
+        type(filter_).filter in _PLAIN_FILTER_METHODS
+        and filter_.method is None
+        and not filter_.exclude
+        and not filter_.distinct
+    )
+
+
+_PLAIN_FILTER_METHODS = (Filter.filter, filters.ChoiceFilter.filter)
 
 
 def _own_copy(filter_: Filter) -> Filter:
