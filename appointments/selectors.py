@@ -21,6 +21,7 @@ from appointments.models import (
     AppointmentType,
 )
 from clinicians.models import Clinic, Clinician, TimeOff
+from nexus.db.prepared import fetch_all
 from nexus.timezones import ZonedDateTime, in_zone, zone_label
 
 MAX_AVAILABILITY_DAYS = 62
@@ -230,9 +231,8 @@ def calendar_rows(
             _CALENDAR_QUERIES.clear()
         _CALENDAR_QUERIES[key] = compiled
     sql, params, compiler, converters = compiled
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows: list[Sequence[Any]] = cursor.fetchall()
+    # A prepared statement on PostgreSQL: planning it cost more than running it (issue 16).
+    rows: list[Sequence[Any]] = fetch_all(connection, sql, params)
     # What the ORM does to each value read (SQLite's timestamps become aware datetimes).
     return list(compiler.apply_converters(rows, converters)) if converters else rows
 

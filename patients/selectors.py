@@ -22,6 +22,7 @@ from accounts.models import User
 from appointments.models import Appointment, AppointmentSeries, AppointmentType
 from clinicians.models import Clinic, Clinician
 from nexus.collation import database_orders_by_code_point
+from nexus.db.prepared import fetch_all
 from nexus.fields import PhoneNumberField
 from nexus.timezones import ZonedDateTime, in_zone
 from patients.models import Patient
@@ -105,9 +106,8 @@ def patient_rows_page(
         compiled = _compile_rows(template, rows.db, count_cap)
         cache_[(rows.db, columns, count_cap)] = compiled
     sql = f"{compiled.sql} {connection_.ops.limit_offset_sql(offset, offset + limit)}"
-    with connection_.cursor() as cursor:
-        cursor.execute(sql, compiled.params)
-        fetched: Any = cursor.fetchall()
+    # A prepared statement on PostgreSQL (one per page size and page).
+    fetched: Any = fetch_all(connection_, sql, compiled.params)
     count = None
     if count_cap is not None and fetched:
         count = int(fetched[0][len(compiled.names)])
@@ -134,10 +134,13 @@ def _compile_rows(template: QuerySet[Any], alias: str, count_cap: int | None) ->
     names += template.query.annotation_select
     if count_cap is not None:
         # An uncorrelated subquery: the database counts once per statement, not per row.
+        # The cap is written into the text, as the page's LIMIT is: a statement without
+        # parameters is planned once when prepared (nexus.db.prepared), where a cap left
+        # as a parameter had PostgreSQL plan it again on every execution.
         ids, params = template.order_by().values("pk").query.get_compiler(using=alias).as_sql()
-        counted = RawSQL(  # noqa: S611 - SQL Django compiled; the cap is a parameter
-            f"SELECT COUNT(*) FROM ({ids} LIMIT %s) AS capped",  # noqa: S608 - as above
-            (*params, count_cap),
+        counted = RawSQL(  # noqa: S611 - SQL Django compiled; the cap a whole number
+            f"SELECT COUNT(*) FROM ({ids} LIMIT {int(count_cap)}) AS capped",  # noqa: S608
+            tuple(params),
             output_field=IntegerField(),
         )
         template = template.annotate(**{_COUNTED: counted})

@@ -19,6 +19,8 @@ from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 from django.http import Http404
 from rest_framework.generics import get_object_or_404 as drf_get_object_or_404
 
+from nexus.db.prepared import fetch_all
+
 # The lookups Django would compile for this one id; anything else takes the ordinary path.
 _INTEGER_KEYS = ("AutoField", "BigAutoField")
 # QuerySet attributes that do not say what it selects.
@@ -45,9 +47,8 @@ def get_object_or_404(queryset: QuerySet[Any], pk: Any) -> Any:
     compiled = _compiled(queryset) if _simple_id(model, pk, queryset.db) else None
     if compiled is None:
         return drf_get_object_or_404(queryset, pk=pk)
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(compiled.sql, [int(pk)])
-        rows = cursor.fetchall()
+    # A prepared statement on PostgreSQL: only the id changes.
+    rows = fetch_all(connections[queryset.db], compiled.sql, [int(pk)])
     if not rows:
         raise Http404(f"No {model._meta.object_name} matches the given query.")
     # The primary key is unique: at most one row.

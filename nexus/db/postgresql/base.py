@@ -39,14 +39,18 @@ from typing import Any, cast
 
 import psycopg
 from django.conf import settings
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import get_adapters_template
 from psycopg.abc import AdaptContext, Loader
 from psycopg.adapt import AdaptersMap
 from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
 
+from nexus.db.prepared import PreparedCursor
+
 IDLE_SECONDS = 1.0
+# psycopg's count of executions before it prepares a statement by itself: never, in effect.
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
 
 _TIMESTAMPTZ_OID = pg_types["timestamptz"].oid
 # psycopg's, registered for every built-in type: the C one with psycopg_binary or psycopg_c.
@@ -76,11 +80,28 @@ def utc_adapters(use_tz: bool) -> AdaptersMap:
     return adapters
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
+        # psycopg keeps no query text for an execution of a prepared statement; the log
+        # (DEBUG, assertNumQueries) shows it with its values, as Django does with
+        # server-side binding.
+        if isinstance(cursor, PreparedCursor):
+            return cast("str", super().compose_sql(sql, params))
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
     _query_started_at = float("-inf")
 
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
+        if "prepare_threshold" not in self.settings_dict["OPTIONS"]:
+            # Django turns psycopg's statement preparing off (None), which also ignores
+            # prepare=True. This turns it back on for the statements asked for by name
+            # (nexus.db.prepared) and only those: Django's cursors bind client-side and
+            # never prepare.
+            params["prepare_threshold"] = PREPARE_ONLY_WHEN_ASKED
         if self.timezone is datetime.UTC and self.timezone_name == "UTC":
             params["context"] = utc_adapters(settings.USE_TZ)
         return params
