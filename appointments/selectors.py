@@ -134,9 +134,8 @@ class AppointmentRows:
         sql = compiled.sql
         if self.offset or self.stop is not None:
             sql = f"{sql} {connection.ops.limit_offset_sql(self.offset, self.stop)}"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            fetched: Any = cursor.fetchall()
+        # A prepared statement on PostgreSQL (nexus.db.prepared).
+        fetched: Any = fetch_all(connection, sql, params)
         if compiled.converters:
             fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
         return [dict(zip(compiled.names, row, strict=True)) for row in fetched]
