@@ -10,12 +10,14 @@ from operator import and_, or_
 from typing import Any, TypedDict, cast
 
 import phonenumbers
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection, connections
 from django.db.models import BooleanField, F, Field, Func, IntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate, Lower
+from django.db.models.lookups import Exact
 from django.db.models.sql import Query
+from django.db.models.sql.where import OR, WhereNode
 from django.utils.dateformat import DateFormat
 
 from accounts.models import User
@@ -100,11 +102,7 @@ def patient_rows_page(
     if not columns or not _same_selection(rows, template):
         return None
     connection_ = connections[rows.db]
-    cache_ = _compiled_rows.__dict__.setdefault("compiled", {})
-    compiled = cache_.get((rows.db, columns, count_cap))
-    if compiled is None:
-        compiled = _compile_rows(template, rows.db, count_cap)
-        cache_[(rows.db, columns, count_cap)] = compiled
+    compiled = _compiled(columns, rows.db, count_cap)
     sql = f"{compiled.sql} {connection_.ops.limit_offset_sql(offset, offset + limit)}"
     # A prepared statement on PostgreSQL (one per page size and page).
     fetched: Any = fetch_all(connection_, sql, compiled.params)
@@ -116,6 +114,16 @@ def patient_rows_page(
     # zip() stops at the last name: a count after them is left out.
     names = compiled.names
     return RowsPage(rows=[row_type(zip(names, row, strict=False)) for row in fetched], count=count)
+
+
+def _compiled(columns: tuple[str, ...], alias: str, count_cap: int | None) -> _CompiledRows:
+    """_patient_rows(columns) compiled once per database, thread and count_cap."""
+    cache_ = _compiled_rows.__dict__.setdefault("compiled", {})
+    compiled = cache_.get((alias, columns, count_cap))
+    if compiled is None:
+        compiled = _compile_rows(_patient_rows(columns), alias, count_cap)
+        cache_[(alias, columns, count_cap)] = compiled
+    return cast(_CompiledRows, compiled)
 
 
 def _same_selection(queryset: QuerySet[Any], template: QuerySet[Any]) -> bool:
@@ -228,7 +236,7 @@ class SearchCondition(Func):
 
 
 class NameStarts(SearchCondition):
-    """`LOWER(field) COLLATE "C" LIKE LOWER(word) || '%'`: the name begins with the word
+    """`LOWER(field) COLLATE "C" LIKE LOWER('word%')`: the name begins with the word
     whatever their case, folded by the database as before, compared in code-point order
     so the patients search indexes serve it as a range (PostgreSQL folds the constant)."""
 
@@ -236,8 +244,8 @@ class NameStarts(SearchCondition):
         # The word's own % and _ are letters here, not wildcards.
         pattern = self.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         if connection.vendor == "postgresql":
-            return f"LOWER({column}) COLLATE \"C\" LIKE LOWER(%s) || '%%'", (pattern,)
-        return f"LOWER({column}) LIKE LOWER(%s) || '%%' ESCAPE '\\'", (pattern,)
+            return f'LOWER({column}) COLLATE "C" LIKE LOWER(%s)', (pattern + "%",)
+        return f"LOWER({column}) LIKE LOWER(%s) ESCAPE '\\'", (pattern + "%",)
 
 
 class Starts(SearchCondition):
@@ -322,26 +330,30 @@ def patient_search(queryset: QuerySet[Patient], term: str) -> QuerySet[Patient]:
 @dataclass(frozen=True)
 class _SearchSQL:
     """What every search on one database writes the same way, as SQL: the table and the
-    sort keys (_search_order)."""
+    sort keys (_search_order), written with columns named alone (`"family_name"`), as in
+    a query on the patients table alone. Not qualified by the table: a page of "smi"
+    came to 5.3 kB of SQL, and psycopg parses a statement over 4 kB afresh each time
+    instead of once (issue 16)."""
 
     table: str
     family: str
     given: str
+    quote: Callable[[str], str]
 
     def column(self, name: str) -> str:
-        return f'{self.table}."{name}"'
+        return self.quote(name)
 
 
 @cache
 def _search_sql(using: str) -> _SearchSQL:
     """Compiled once per database and process: the answer never changes while it runs."""
-    query = Query(Patient)
+    query = Query(Patient, alias_cols=False)
     compiler = query.get_compiler(using=using)
     family, given = (
         compiler.compile(key.resolve_expression(query))[0] for key in _search_order(using)
     )
-    table = connections[using].ops.quote_name(Patient._meta.db_table)
-    return _SearchSQL(table=table, family=family, given=given)
+    quote = connections[using].ops.quote_name
+    return _SearchSQL(table=quote(Patient._meta.db_table), family=family, given=given, quote=quote)
 
 
 @cache
@@ -357,16 +369,18 @@ class PatientSearchBranches:
     by branch: `where`, everything the queryset asks, and each branch's condition,
     disjoint from the ones before it, as SQL on the patients table.
 
-    The branches are OR-ed in `where`, which PostgreSQL answers by reading every match
+    patient_search() ORs the branches, which PostgreSQL answers by reading every match
     ("smi": ~2,500 rows of 100k) to sort them. Instead each branch asks its own index for
     its first rows in name order (a prefix and the sort keys in one index stop early; the
-    others read index entries only). The SQL is put together as text from parts written
-    once per database (_search_sql, SearchCondition.on): building and compiling querysets
-    for it cost more Python than the rest of a search.
+    others read index entries only). `where` leaves that OR out, as each branch implies it:
+    repeated in every branch it cost PostgreSQL a third of the time it took to plan a page.
+    The SQL is put together as text from parts written once per database (_search_sql,
+    SearchCondition.on): building and compiling querysets for it cost more Python than the
+    rest of a search.
     """
 
     using: str
-    where: str
+    where: str  # "" when the queryset asks nothing more than the search
     params: tuple[Any, ...]
     conditions: tuple[tuple[str, tuple[Any, ...]], ...]
 
@@ -374,6 +388,8 @@ class PatientSearchBranches:
         condition, params = self.conditions[i]
         table = _search_sql(self.using).table
         # Parts compiled or written here; everything typed stays a parameter.
+        if not self.where:
+            return f"SELECT {select} FROM {table} WHERE {condition}", [*params]  # noqa: S608
         sql = f"SELECT {select} FROM {table} WHERE ({self.where}) AND {condition}"  # noqa: S608
         return sql, [*self.params, *params]
 
@@ -385,6 +401,46 @@ class PatientSearchBranches:
         sql, params = self.page_sql(offset=offset, limit=limit, fields=fields)
         return list(Patient.objects.db_manager(self.using).raw(sql, params))
 
+    def rows(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        columns: tuple[str, ...],
+        count_cap: int | None = None,
+        row_type: Callable[[Iterable[tuple[str, Any]]], Any] = dict,
+    ) -> RowsPage:
+        """The rows page() reads, as patient_rows_page() reads a row of
+        patient_list_rows(columns): `row_type(pairs)` of (column, value), converted the
+        same way. A page of 25 Patient instances cost more Python than the rest of a
+        search (issue 16).
+
+        With `count_cap`, the same statement counts the search too, up to `count_cap`
+        rows (count()): one statement costs less than two on both sides."""
+        compiled = _compiled(columns, self.using, None)
+        names = compiled.names
+        quote = _search_sql(self.using).quote
+        select = ", ".join(
+            f"p.{quote(column.target.column)}"
+            for column, _sql, _alias in compiled.compiler.select[: len(names)]
+        )
+        select_params: list[Any] = []
+        if count_cap is not None:
+            counted, select_params = self._count_sql(count_cap)
+            select = f"{select}, ({counted}) AS {_COUNTED}"
+        sql, params = self._page_sql(select, select_params, offset=offset, limit=limit)
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched: Any = cursor.fetchall()
+        count = None
+        if count_cap is not None and fetched:
+            count = int(fetched[0][len(names)])
+        if compiled.converters:
+            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
+        # zip() stops at the last name: a count after them is left out.
+        rows = [row_type(zip(names, row, strict=False)) for row in fetched]
+        return RowsPage(rows=rows, count=count)
+
     def page_sql(
         self, *, offset: int, limit: int, fields: tuple[str, ...] | None = None
     ) -> tuple[str, list[Any]]:
@@ -392,38 +448,49 @@ class PatientSearchBranches:
         branch's first `offset + limit` rows, among which any row of the page is. The
         branches are disjoint: no duplicates to remove."""
         s = _search_sql(self.using)
-        select = f"{s.column('id')} AS id, {s.family} AS sort_family, {s.given} AS sort_given"
+        columns = ", ".join(f"p.{s.column(name)}" for name in _columns(fields))
+        return self._page_sql(columns, [], offset=offset, limit=limit)
+
+    def _page_sql(
+        self, select: str, select_params: list[Any], *, offset: int, limit: int
+    ) -> tuple[str, list[Any]]:
+        # `select`: what the page selects, SQL naming the patients table `p`.
+        s = _search_sql(self.using)
+        select_ids = f"{s.column('id')} AS id, {s.family} AS sort_family, {s.given} AS sort_given"
         # Each branch is wrapped in a subquery: SQLite refuses ORDER BY and LIMIT on the
         # parts of a compound SELECT.
         order = "ORDER BY sort_family, sort_given, id LIMIT %s"
         parts, params = [], []
         for i in range(len(self.conditions)):
-            sql, branch_params = self._branch(i, select)
+            sql, branch_params = self._branch(i, select_ids)
             parts.append(f"SELECT * FROM ({sql} {order}) AS branch{i}")  # noqa: S608 - as above
             params += [*branch_params, offset + limit]
         union = " UNION ALL ".join(parts)
-        columns = ", ".join(s.column(name) for name in _columns(fields))
         found = f"SELECT * FROM ({union}) AS found {order} OFFSET %s"  # noqa: S608 - as above
         sql = (
-            f"SELECT {columns} FROM {s.table} JOIN ({found}) AS shown"  # noqa: S608 - as above
-            f" ON shown.id = {s.column('id')}"
+            f"SELECT {select} FROM {s.table} AS p JOIN ({found}) AS shown"  # noqa: S608 - as above
+            f" ON shown.id = p.{s.column('id')}"
             " ORDER BY shown.sort_family, shown.sort_given, shown.id"
         )
-        return sql, [*params, limit, offset]
+        return sql, [*select_params, *params, limit, offset]
 
     def count(self, *, cap: int) -> int:
         """How many rows, counting at most `cap`: the branches' ids one after the other,
         which their indexes answer without reading the table, stopping at `cap`."""
+        sql, params = self._count_sql(cap)
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return int(row[0])
+
+    def _count_sql(self, cap: int) -> tuple[str, list[Any]]:
         parts, params = [], []
         for i in range(len(self.conditions)):
             sql, branch_params = self._branch(i, _search_sql(self.using).column("id"))
             parts.append(sql)
             params += branch_params
         union = " UNION ALL ".join(parts)
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM ({union} LIMIT %s) AS found", [*params, cap])  # noqa: S608
-            row = cursor.fetchone()
-        return int(row[0])
+        return f"SELECT COUNT(*) FROM ({union} LIMIT %s) AS found", [*params, cap]  # noqa: S608
 
 
 def patient_search_branches(matched: QuerySet[Patient], term: str) -> PatientSearchBranches | None:
@@ -437,11 +504,19 @@ def patient_search_branches(matched: QuerySet[Patient], term: str) -> PatientSea
     using = matched.db
     connection = connections[using]
     query = matched.query
-    if len(query.alias_map) == 1:  # the patients table alone: its own conditions
+    # The tables it reads (a join values() set up for a foreign key's id is not read).
+    tables = [alias for alias in query.alias_map if query.alias_refcount[alias]]
+    if len(tables) == 1:  # the patients table alone: its own conditions
+        # All but the OR of the branches (each branch implies it): often nothing.
+        others = [c for c in query.where.children if not _ors(c, branches)]
         try:
-            where, params = query.get_compiler(using=using).compile(query.where)
+            where, params = query.get_compiler(using=using).compile(
+                WhereNode(others, connector=query.where.connector, negated=query.where.negated)
+            )
         except EmptyResultSet:
             where, params = "0 = 1", []
+        except FullResultSet:
+            where, params = "", []
     else:  # a filter through a relation: the patients it matches, by id
         ids = matched.order_by().values("pk").query.get_compiler(using=using)
         sql, params = ids.as_sql()
@@ -466,6 +541,24 @@ def patient_search_branches(matched: QuerySet[Patient], term: str) -> PatientSea
     return PatientSearchBranches(
         using=using, where=where, params=tuple(params), conditions=tuple(conditions)
     )
+
+
+def _ors(node: Any, branches: list[Q | SearchCondition]) -> bool:
+    """Whether `node`, a condition of a queryset's WHERE, is patient_search()'s OR of
+    `branches` as Django builds it (tests/patients/test_api_search.py)."""
+    if not (isinstance(node, WhereNode) and node.connector == OR) or node.negated:
+        return False
+    if len(node.children) != len(branches):
+        return False
+    for lookup, branch in zip(node.children, branches, strict=True):
+        if not (isinstance(lookup, Exact) and lookup.rhs is True):
+            return False
+        condition = lookup.lhs
+        if not (type(condition) is type(branch) and isinstance(condition, SearchCondition)):
+            return False
+        if (condition.field_name, condition.value) != (branch.field_name, branch.value):  # type: ignore[union-attr]
+            return False
+    return True
 
 
 def patient_search_page(

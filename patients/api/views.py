@@ -19,6 +19,7 @@ from patients.api.serializers import (
 from patients.models import Coordinator, Patient, Referrer
 from patients.selectors import (
     PatientSearchBranches,
+    RowsPage,
     patient_list,
     patient_list_rows,
     patient_rows_page,
@@ -55,7 +56,7 @@ class PatientPagination(PageNumberPagination):
     """
 
     _search: tuple[QuerySet[Any], PatientSearchBranches | None] | None = None
-    # The capped count the plain list read along with its page (patient_rows_page).
+    # The capped count read along with the page (patient_rows_page, branches.rows).
     _counted: int | None = None
 
     def _branches(self, queryset: QuerySet[Any]) -> PatientSearchBranches | None:
@@ -69,11 +70,19 @@ class PatientPagination(PageNumberPagination):
         return self._search[1]
 
     def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
+        page: RowsPage | None
         if branches := self._branches(queryset):
-            return branches.page(offset=offset, limit=limit)
-        page = patient_rows_page(
-            queryset, offset=offset, limit=limit, count_cap=COUNT_CAP + 1, row_type=PatientRow
-        )
+            page = branches.rows(
+                offset=offset,
+                limit=limit,
+                columns=PATIENT_LIST_COLUMNS,
+                count_cap=COUNT_CAP + 1,
+                row_type=PatientRow,
+            )
+        else:
+            page = patient_rows_page(
+                queryset, offset=offset, limit=limit, count_cap=COUNT_CAP + 1, row_type=PatientRow
+            )
         if page is not None:
             self._counted = page.count
             return page.rows
@@ -81,10 +90,10 @@ class PatientPagination(PageNumberPagination):
         return [PatientRow(row) if isinstance(row, dict) else row for row in rows]
 
     def count_rows(self, queryset: QuerySet[Any], cap: int) -> int:
-        if branches := self._branches(queryset):
-            return branches.count(cap=cap)
         if self._counted is not None and cap <= COUNT_CAP + 1:
             return min(self._counted, cap)
+        if branches := self._branches(queryset):
+            return branches.count(cap=cap)
         if queryset.query.values_select:
             # Counted by id alone, as a queryset of model instances is: a count of rows
             # read with values() would select (and compile) every listed column.
@@ -103,9 +112,9 @@ class PatientViewSet(AuditedViewSetMixin, ReadCreateUpdateViewSet):
 
     def get_queryset(self) -> QuerySet[Patient]:
         user = request_user(self.request)
-        if self.action == "list" and not self.request.query_params.get("search"):
+        if self.action == "list":
             # Rows, not model instances (PatientSerializer reads either): 25 Patient
-            # objects cost more than the rest of the read. A search keeps its instances.
+            # objects cost more than the rest of the read, searched or not.
             return cast(
                 QuerySet[Patient], patient_list_rows(user=user, columns=PATIENT_LIST_COLUMNS)
             )
