@@ -59,6 +59,22 @@ class _CompiledRows:
     compiler: Any
     converters: dict[int, Any]
 
+    def page(
+        self,
+        fetched: list[Any],
+        *,
+        counted: bool,
+        row_type: Callable[[Iterable[tuple[str, Any]]], Any],
+    ) -> "RowsPage":
+        """The rows fetched with this selection, converted as the ORM would, each as
+        `row_type(pairs)`; with `counted`, the capped count that rides after the names."""
+        count = int(fetched[0][len(self.names)]) if counted and fetched else None
+        if self.converters:
+            fetched = list(self.compiler.apply_converters(fetched, self.converters))
+        # zip() stops at the last name: a count after them is left out.
+        rows = [row_type(zip(self.names, row, strict=False)) for row in fetched]
+        return RowsPage(rows=rows, count=count)
+
 
 @dataclass(frozen=True)
 class RowsPage:
@@ -105,15 +121,8 @@ def patient_rows_page(
     compiled = _compiled(columns, rows.db, count_cap)
     sql = f"{compiled.sql} {connection_.ops.limit_offset_sql(offset, offset + limit)}"
     # A prepared statement on PostgreSQL (one per page size and page).
-    fetched: Any = fetch_all(connection_, sql, compiled.params)
-    count = None
-    if count_cap is not None and fetched:
-        count = int(fetched[0][len(compiled.names)])
-    if compiled.converters:
-        fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
-    # zip() stops at the last name: a count after them is left out.
-    names = compiled.names
-    return RowsPage(rows=[row_type(zip(names, row, strict=False)) for row in fetched], count=count)
+    fetched = fetch_all(connection_, sql, compiled.params)
+    return compiled.page(fetched, counted=count_cap is not None, row_type=row_type)
 
 
 def _compiled(columns: tuple[str, ...], alias: str, count_cap: int | None) -> _CompiledRows:
@@ -431,15 +440,8 @@ class PatientSearchBranches:
         sql, params = self._page_sql(select, select_params, offset=offset, limit=limit)
         with connections[self.using].cursor() as cursor:
             cursor.execute(sql, params)
-            fetched: Any = cursor.fetchall()
-        count = None
-        if count_cap is not None and fetched:
-            count = int(fetched[0][len(names)])
-        if compiled.converters:
-            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
-        # zip() stops at the last name: a count after them is left out.
-        rows = [row_type(zip(names, row, strict=False)) for row in fetched]
-        return RowsPage(rows=rows, count=count)
+            fetched = cursor.fetchall()
+        return compiled.page(fetched, counted=count_cap is not None, row_type=row_type)
 
     def page_sql(
         self, *, offset: int, limit: int, fields: tuple[str, ...] | None = None
