@@ -77,3 +77,19 @@ def test_a_plain_patient_list_page_is_a_prepared_statement():
         rows.all().values_list("id", flat=True)[1:3]
     )
     assert len([s for s in prepared_statements() if "LIMIT 2 OFFSET 1" in s]) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statements")
+def test_a_prepared_statement_is_planned_once_not_per_execution():
+    # Left to choose, PostgreSQL planned the day schedule afresh on every execution.
+    patients = PatientFactory.create_batch(2)
+
+    for patient in patients * 4:
+        fetch_all(connection, SQL, [patient.pk])
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = %s",
+            [SQL.replace("%s", "$1")],
+        )
+        assert cursor.fetchall() == [(8, 0)]

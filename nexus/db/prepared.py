@@ -9,10 +9,10 @@ runs in ~0.25 ms (issue 16). fetch_all() runs such a text on a server-side-bindi
 cursor with prepare=True, so the connection parses and plans it once and then only
 executes it.
 
-Only for SQL whose best plan does not depend on its values: after five executions
-PostgreSQL may keep a generic plan, made without looking at them, when it costs no more
-than the plans made for the values. Patient search must not come here: its best plan
-depends on what was typed.
+Only for SQL whose best plan does not depend on its values: the connection plans each
+statement once, without looking at them (`plan_cache_mode = force_generic_plan`, set by
+nexus.db.postgresql). Patient search must not come here: its best plan depends on what
+was typed.
 
 The cursor is Django's wrapper around psycopg's, so execute_wrappers, query logging and
 assertNumQueries see the statement as they see any other. On any other database the
