@@ -220,3 +220,17 @@ def test_search_sql_can_use_the_prefix_indexes(register):
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "Seq Scan on patients_patient" not in plan, plan
         assert "Index" in plan, plan
+
+
+@requires_postgres
+def test_the_plain_list_page_is_read_in_index_order_without_sorting(register):
+    # The whole list order (family name, given name, id) is one index: a page stops after
+    # its rows instead of reading every patient of its names to sort them by id.
+    sql, params = Patient.objects.order_by(*Patient._meta.ordering)[:26].query.sql_with_params()
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_sort", "enable_incremental_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Sort" not in plan, plan
+    assert "Index Scan" in plan, plan
