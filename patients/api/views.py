@@ -1,6 +1,7 @@
 from typing import Any, cast
 
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django_filters import rest_framework as filters
 
 from audit.api.mixins import AuditedViewSetMixin
@@ -22,6 +23,7 @@ from patients.selectors import (
     RowsPage,
     patient_list,
     patient_list_rows,
+    patient_list_search,
     patient_rows_page,
     patient_search,
     patient_search_branches,
@@ -48,6 +50,20 @@ class PatientFilter(FilterSet):
         return patient_search(queryset, value)
 
 
+# The parameters a search alone may come with: the page's, read by PatientPagination.
+_PAGE_PARAMS = frozenset({"search", "page", "page_size"})
+
+
+def _search_alone(params: QueryDict) -> str | None:
+    """The term of a list filtered by `search` alone, given once, as PatientFilter's form
+    cleans it (stripped; a NUL is a 400 there); None for any other list."""
+    searched = params.getlist("search")
+    if len(searched) != 1 or not params.keys() <= _PAGE_PARAMS:
+        return None
+    term = searched[0].strip()
+    return term if term and "\x00" not in term else None
+
+
 class PatientPagination(PageNumberPagination):
     """A search page and its count are read branch by branch (PatientSearchBranches), each
     branch from its own index, instead of sorting every match of the OR-ed branches:
@@ -59,14 +75,20 @@ class PatientPagination(PageNumberPagination):
     # The capped count read along with the page (patient_rows_page, branches.rows).
     _counted: int | None = None
 
+    def read_as(self, queryset: QuerySet[Any], branches: PatientSearchBranches) -> None:
+        """Read `queryset`'s page and count as `branches`, the search it stands for
+        (PatientViewSet.filter_queryset)."""
+        self._search = (queryset, branches)
+
     def _branches(self, queryset: QuerySet[Any]) -> PatientSearchBranches | None:
+        if self._search is not None and self._search[0] is queryset:
+            return self._search[1]
         # patient_search() orders what it filtered; an empty ?search= filters nothing.
         term = self.request.query_params.get("search", "")
         if not (term and queryset.query.order_by):
             return None
         # The page and the count read the same search: compile it once.
-        if self._search is None or self._search[0] is not queryset:
-            self._search = (queryset, patient_search_branches(queryset, term))
+        self._search = (queryset, patient_search_branches(queryset, term))
         return self._search[1]
 
     def page_rows(self, queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
@@ -119,6 +141,20 @@ class PatientViewSet(AuditedViewSetMixin, ReadCreateUpdateViewSet):
                 QuerySet[Patient], patient_list_rows(user=user, columns=PATIENT_LIST_COLUMNS)
             )
         return patient_list(user=user)
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """A list whose only filter is a search reads its page straight from the term
+        (patient_list_search): the FilterSet's form built and validated, the search's
+        queryset built, then its WHERE compiled again to write the branches' SQL, cost
+        ~2 ms of an API search's ~7.5 ms of Python (issue 16). Any other list is filtered
+        the ordinary way, which answers a bad parameter as it always has."""
+        term = _search_alone(self.request.query_params) if self.action == "list" else None
+        if term is not None:
+            branches = patient_list_search(user=request_user(self.request), term=term)
+            if branches is not None:
+                cast(PatientPagination, self.paginator).read_as(queryset, branches)
+                return queryset
+        return super().filter_queryset(queryset)
 
     def perform_create(self, serializer: PatientSerializer) -> None:  # type: ignore[override]
         serializer.instance = patient_register(

@@ -12,9 +12,16 @@ from django.utils import timezone
 from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
 from audit.models import AuditEvent
+from patients.api import views
 from patients.api.serializers import PATIENT_LIST_COLUMNS
 from patients.models import Patient
-from patients.selectors import RowsPage, patient_search, patient_search_branches
+from patients.selectors import (
+    RowsPage,
+    patient_list,
+    patient_list_search,
+    patient_search,
+    patient_search_branches,
+)
 from tests.conftest import requires_postgres
 from tests.factories import ClinicFactory, CoordinatorFactory, PatientFactory, ReferrerFactory
 
@@ -198,3 +205,165 @@ def test_a_name_search_page_is_short_enough_for_psycopg_to_parse_once():
 
     [query] = queries
     assert len(query["sql"]) <= MAX_CACHED_STATEMENT_LENGTH
+
+
+# Terms of every kind the search reads (patients_searched() finds some of each), and terms
+# whose % or _ must stay letters.
+TERMS = [
+    "smi",
+    "Smi",
+    " smi ",
+    "smith j",
+    "smi ad",
+    "ad smi",
+    "smith e x",
+    "0412",
+    "0412 345",
+    "2123456701",
+    "+61412345678",
+    "ada.smith@example.com",
+    "09/12/1950",
+    "sm%",
+    "sm_",
+    "%",
+    "zzz",
+]
+
+
+def _forced_ordinary(monkeypatch) -> None:
+    # As every list was read before: through the FilterSet and the search's queryset.
+    monkeypatch.setattr(views, "_search_alone", lambda params: None)
+
+
+@pytest.mark.parametrize("term", TERMS)
+@pytest.mark.parametrize("page", [{}, {"page": 2, "page_size": 2}, {"page_size": 1}, {"page": 9}])
+def test_a_search_alone_answers_exactly_as_the_filterset_did(
+    reception_api, monkeypatch, term, page
+):
+    make_searched_patients()
+    PatientFactory.create_batch(3, family_name="Smithson", given_name="Ed")
+
+    fast = reception_api.get(URL, {"search": term, **page})
+    _forced_ordinary(monkeypatch)
+    ordinary = reception_api.get(URL, {"search": term, **page})
+
+    assert fast.status_code == ordinary.status_code == 200
+    assert fast.content == ordinary.content
+    events = AuditEvent.objects.filter(action="search").order_by("pk")
+    assert [(e.object_ids, e.detail) for e in events[:1]] == [
+        (e.object_ids, e.detail) for e in events[1:]
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "search=smi",
+        "search=smi&page=2&page_size=2",
+        "search=0412&page_size=1",
+        "search=smith%20j",
+    ],
+)
+def test_a_search_alone_builds_no_filterset(reception_api, monkeypatch, query):
+    make_searched_patients()
+    built = _count_filtersets(monkeypatch)
+
+    assert reception_api.get(f"{URL}?{query}").status_code == 200
+    assert built == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "search=smi&funding_type=ndis",
+        "search=smi&archived=false",
+        "search=smi&search=ada",
+        "search=smi&unknown=1",
+        "search=",
+        "search=%20",
+        # One branch only: read through the queryset, as before.
+        "search=ada.smith@",
+        "search=09/12/1950",
+    ],
+)
+def test_any_other_search_is_filtered_as_before(reception_api, monkeypatch, query):
+    make_searched_patients()
+    built = _count_filtersets(monkeypatch)
+
+    fast = reception_api.get(f"{URL}?{query}")
+    _forced_ordinary(monkeypatch)
+    ordinary = reception_api.get(f"{URL}?{query}")
+
+    assert fast.status_code == 200
+    assert fast.content == ordinary.content
+    assert len(built) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("search=smi&page=0", "page"),
+        ("search=smi&page=x", "page"),
+        ("search=smi&page_size=0", "page_size"),
+        ("search=smi&archived=maybe", "archived"),
+        ("search=smi&home_clinic=0", "home_clinic"),
+    ],
+)
+def test_a_search_with_a_bad_parameter_is_refused_as_before(
+    reception_api, monkeypatch, query, error
+):
+    fast = reception_api.get(f"{URL}?{query}")
+    _forced_ordinary(monkeypatch)
+    ordinary = reception_api.get(f"{URL}?{query}")
+
+    assert fast.status_code == ordinary.status_code == 400
+    assert fast.content == ordinary.content
+    assert error in fast.json()["errors"]
+
+
+def _count_filtersets(monkeypatch) -> list[object]:
+    built: list[object] = []
+    init = views.PatientFilter.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(views.PatientFilter, "__init__", counted)
+    return built
+
+
+@pytest.mark.parametrize(("page", "queries"), [(1, 2), (2, 2), (9, 2)])
+def test_a_search_alone_reads_its_page_and_count_in_one_query(reception_api, page, queries):
+    make_searched_patients()
+    PatientFactory.create_batch(6, family_name="Smithson")
+    reception_api.get(URL)  # the user's permissions, cached per user
+
+    with CaptureQueriesContext(connection) as ctx:
+        body = reception_api.get(URL, {"search": "smi", "page_size": 2, "page": page}).json()
+
+    # The page and its count, then the audit event; past the end, the page then the count.
+    assert len(ctx) == queries
+    assert body["count"] == 11
+
+
+@pytest.mark.parametrize("term", TERMS)
+@pytest.mark.parametrize("include_archived", [True, False])
+def test_a_search_from_its_term_reads_what_the_search_queryset_reads(term, include_archived):
+    make_searched_patients()
+    PatientFactory.create_batch(3, family_name="Smithson", given_name="Ed", archived=True)
+
+    branches = patient_list_search(user=None, term=term, include_archived=include_archived)  # type: ignore[arg-type]
+
+    listed = patient_list(user=None, include_archived=include_archived)  # type: ignore[arg-type]
+    matched = patient_search(listed, term)
+    expected = patient_search_branches(matched, term)
+    if expected is None:
+        assert branches is None
+        return
+    assert branches is not None
+    assert branches.conditions == expected.conditions
+    for offset, limit in [(0, 2), (1, 5), (0, 50)]:
+        page = branches.page(offset=offset, limit=limit)
+        assert [p.pk for p in page] == [p.pk for p in matched[offset : offset + limit]]
+    assert branches.count(cap=1_000) == matched.count()
