@@ -15,6 +15,7 @@ from accounts.models import ApiToken
 from audit.checkpoints import checkpoint_key, checkpoint_latest, checkpoint_write
 from audit.models import GENESIS_HASH, AuditEvent
 from nexus.client import client_ip
+from nexus.db import prepared
 from nexus.errors import AuditUnavailable
 from nexus.metrics import AUDIT_WRITE_FAILURES
 
@@ -253,8 +254,9 @@ def _insert_postgresql(shared: dict[str, Any], events: list[AuditEvent]) -> None
             [json.dumps(e.patient_ids) for e in events],
             [e.mac for e in events],
         ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    # A prepared statement: the connection parses and plans this text once, not on each
+    # request (nexus/db/prepared.py).
+    prepared.execute(connection, sql, params)
 
 
 class ChainHeadMismatch(Exception):

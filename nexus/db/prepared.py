@@ -60,7 +60,26 @@ def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) 
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    # What connection.cursor() does, with the cursor class swapped.
+    with _prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> None:
+    """Run `sql` (a write returning nothing) for `params`; a prepared statement on
+    PostgreSQL. For the audit INSERT of every patient-data request: parsed and planned
+    each time, it cost the PostgreSQL backend 0.17-0.22 ms of CPU; prepared, 0.12-0.14 ms
+    (issue 16)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    with _prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+
+
+def _prepared_cursor(connection: BaseDatabaseWrapper) -> Any:
+    """What connection.cursor() does, with the cursor class swapped."""
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
@@ -69,7 +88,4 @@ def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) 
         tzloader = raw.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
         if connection.timezone != getattr(tzloader, "timezone", None):
             register_tzloader(connection.timezone, raw)
-        cursor = connection._prepare_cursor(raw)  # type: ignore[attr-defined]
-    with cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        return connection._prepare_cursor(raw)  # type: ignore[attr-defined]

@@ -141,6 +141,38 @@ def test_if_the_audit_write_fails_the_api_answers_503_with_no_data(reception_api
     assert len(alerts) == 1
 
 
+@requires_postgres
+def test_the_audit_insert_is_prepared_once_and_writes_each_event(reception_api, ada):
+    # Every patient-data request inserts its event: parsed and planned once per connection.
+    for _ in range(3):
+        assert reception_api.get(f"/api/v1/patients/{ada.pk}/").status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        inserts = [
+            s for (s,) in cursor.fetchall() if s.startswith('INSERT INTO "audit_auditevent"')
+        ]
+    assert len(inserts) == 1
+    assert [(e.action, e.object_id, e.patient_id) for e in events()] == [
+        ("read", str(ada.pk), ada.pk)
+    ] * 3
+    assert audit_chain_verify().ok
+
+
+@requires_postgres
+def test_if_the_audit_write_fails_after_it_was_prepared_the_api_still_answers_503(
+    reception_api, ada
+):
+    # A prepared INSERT must not keep writing somewhere once its table is gone.
+    assert reception_api.get(f"/api/v1/patients/{ada.pk}/").status_code == 200
+    break_the_audit_table()
+
+    response = reception_api.get(f"/api/v1/patients/{ada.pk}/")
+
+    assert response.status_code == 503
+    assert b"Zzyzxlovelace" not in response.content
+
+
 def test_if_the_audit_write_fails_the_chart_answers_503_with_no_data(reception_user, ada):
     client = Client()
     client.force_login(reception_user)
