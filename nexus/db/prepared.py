@@ -3,16 +3,17 @@
 Django binds parameters client-side (psycopg's ClientCursor): each query goes to PostgreSQL
 as text with its values inlined, which PostgreSQL parses and plans again every time. For
 the few reads whose SQL is compiled once and run again and again with new values (the
-plain patient list page, the calendar's appointments, a patient by id),
+plain patient list page, the calendar's appointments, a patient by id, a search page),
 planning cost PostgreSQL more CPU than running them: a day schedule plans in ~1.3 ms and
 runs in ~0.25 ms (issue 16). fetch_all() runs such a text on a server-side-binding psycopg
 cursor with prepare=True, so the connection parses and plans it once and then only
 executes it.
 
-Only for SQL whose best plan does not depend on its values: the connection plans each
+Only for SQL whose plan need not depend on its values: the connection plans each
 statement once, without looking at them (`plan_cache_mode = force_generic_plan`, set by
-nexus.db.postgresql). Patient search must not come here: its best plan depends on what
-was typed.
+nexus.db.postgresql). A patient search comes here only written for that: each branch's
+index range given as parameters, and a common prefix read another way
+(patients.selectors.PatientSearchBranches).
 
 The cursor is Django's wrapper around psycopg's, so execute_wrappers, query logging and
 assertNumQueries see the statement as they see any other. On any other database the

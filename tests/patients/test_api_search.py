@@ -3,24 +3,31 @@ text (issue 16): each patient found must read exactly as the same patient retrie
 own, in the search's order, counted and audited as before."""
 
 import json
+import re
 from datetime import date
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
 from audit.models import AuditEvent
+from patients import selectors
 from patients.api import views
 from patients.api.serializers import PATIENT_LIST_COLUMNS
 from patients.models import Patient
 from patients.selectors import (
     RowsPage,
+    SearchCondition,
+    Starts,
     patient_list,
     patient_list_search,
     patient_search,
     patient_search_branches,
+    prefix_range,
 )
 from tests.conftest import requires_postgres
 from tests.factories import ClinicFactory, CoordinatorFactory, PatientFactory, ReferrerFactory
@@ -108,8 +115,14 @@ def test_a_search_page_is_one_audit_event_naming_every_patient_found(reception_a
     assert event.patient_ids == sorted(row["id"] for row in results)
 
 
-@pytest.mark.parametrize("term", ["smi", "0412", "smi ad", "ad", "s"])
-def test_a_search_page_read_branch_by_branch_is_the_page_the_orm_reads(term):
+# A prepared search page reads a branch whose prefix has `common` index entries or more by
+# walking the family-name index: with 1, every branch but the family name's does.
+@pytest.mark.parametrize("common", [None, 1])
+@pytest.mark.parametrize("term", ["smi", "0412", "smi ad", "ad", "s", "2123", "+61412345678"])
+def test_a_search_page_read_branch_by_branch_is_the_page_the_orm_reads(term, common, monkeypatch):
+    if common is not None:
+        monkeypatch.setattr(SearchCondition, "common", common)
+        monkeypatch.setattr(Starts, "common", common)
     make_searched_patients()
     PatientFactory.create_batch(8, family_name="Smithson")
     matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
@@ -367,3 +380,116 @@ def test_a_search_from_its_term_reads_what_the_search_queryset_reads(term, inclu
         page = branches.page(offset=offset, limit=limit)
         assert [p.pk for p in page] == [p.pk for p in matched[offset : offset + limit]]
     assert branches.count(cap=1_000) == matched.count()
+
+
+ASCII = st.text(st.characters(max_codepoint=0x7F), min_size=1)
+
+
+@given(prefix=ASCII, text=st.text(), suffix=st.text())
+def test_a_prefix_range_holds_exactly_the_texts_starting_with_the_prefix(prefix, text, suffix):
+    low, high = prefix_range(prefix)  # type: ignore[misc]
+    # Python compares str by code point, as COLLATE "C" and ~<~ compare UTF-8 bytes.
+    for candidate in (text, prefix + suffix, prefix[:-1] + suffix):
+        assert candidate.startswith(prefix) == (low <= candidate < high)
+
+
+@pytest.mark.parametrize("prefix", ["", "é", "smé", "\u212a"])
+def test_no_prefix_range_for_an_empty_or_a_non_ascii_prefix(prefix):
+    assert prefix_range(prefix) is None
+
+
+@requires_postgres
+@pytest.mark.parametrize("prefix", ["smi", "o_b", "x\\", "a%", "z\x7f", "+61412"])
+def test_postgresql_orders_a_prefix_range_as_python_does(prefix):
+    low, high = prefix_range(prefix)  # type: ignore[misc]
+    texts = [prefix, prefix + "é", prefix + "\U0001f600", prefix[:-1], high, high + "a", "é", "~"]
+    with connection.cursor() as cursor:
+        for text in texts:
+            cursor.execute(
+                'SELECT %s COLLATE "C" >= %s AND %s COLLATE "C" < %s, %s ~>=~ %s AND %s ~<~ %s',
+                [text, low, text, high] * 2,
+            )
+            assert cursor.fetchone() == (text.startswith(prefix),) * 2, text
+
+
+@pytest.mark.parametrize("term", ["smi", "Smith", "0412", "2123", "+61412345678", "smi é"])
+def test_an_ascii_search_is_prepared_on_postgresql(term):
+    matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
+    branches = patient_search_branches(matched, term)
+    assert branches is not None
+    assert branches.prepared == (connection.vendor == "postgresql")
+
+
+# Python lowers the Kelvin sign to an ASCII k; the database need not: left to it.
+@pytest.mark.parametrize("term", ["émi", "\u212amith", "smith\u212a"])
+def test_a_search_for_a_word_python_may_lower_differently_is_not_prepared(term):
+    matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
+    branches = patient_search_branches(matched, term)
+    assert branches is not None
+    assert not branches.prepared
+    assert "LOWER(%s)" in branches.conditions[0][0] or connection.vendor != "postgresql"
+
+
+def prepared_searches() -> list[tuple[str, int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["%rows_counted%"],
+        )
+        return cursor.fetchall()
+
+
+@requires_postgres
+def test_name_searches_are_one_statement_planned_once():
+    make_searched_patients()
+    pages = []
+    for term in ("smi", "ad", "Smithers", "jon", "smi"):
+        matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
+        branches = patient_search_branches(matched, term)
+        assert branches is not None
+        page = branches.rows(offset=0, limit=26, columns=PATIENT_LIST_COLUMNS, count_cap=1_001)
+        assert page.rows == list(matched[:26])
+        pages.append(page)
+
+    assert pages[0] == pages[-1]
+    [(_statement, generic, custom)] = prepared_searches()
+    assert (generic, custom) == (5, 0)
+
+
+@requires_postgres
+@pytest.mark.parametrize(
+    ("term", "indexes"),
+    [
+        ("smi", ["patient_family_search", "patient_given_search", "patient_pref_search"]),
+        ("s", ["patient_family_search", "patient_given_search", "patient_pref_search"]),
+        ("smithers", ["patient_family_search", "patient_given_search", "patient_pref_search"]),
+        ("0412", ["patient_phone_search", "patient_medicare_search"]),
+        ("2123", ["patient_phone_search", "patient_medicare_search"]),
+    ],
+)
+def test_a_prepared_search_page_reads_each_branch_from_its_index(term, indexes, monkeypatch):
+    # Planned once without the values (nexus.db.postgresql), each branch must still find
+    # its rows through its index's range: a plan that scans the table means a branch's
+    # range is missing (docs/performance.md, "planner trap").
+    make_searched_patients()
+    sent = []
+    monkeypatch.setattr(
+        selectors, "fetch_all", lambda connection_, sql, params: sent.append((sql, params)) or []
+    )
+    matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
+    branches = patient_search_branches(matched, term)
+    assert branches is not None
+    branches.rows(offset=0, limit=26, columns=PATIENT_LIST_COLUMNS, count_cap=1_001)
+    [(sql, params)] = sent
+    numbers = iter(range(1, len(params) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute("PREPARE searched AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN EXECUTE searched({', '.join(['%s'] * len(params))})", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE searched")
+    assert "$1" in plan, plan  # the generic plan
+    assert "Seq Scan" not in plan, plan
+    for index in indexes:
+        assert f"using {index} " in plan, plan
