@@ -558,11 +558,7 @@ class PatientSearchBranches:
         return compiled.page(fetched, counted=count_cap is not None, row_type=row_type)
 
     def _fetch_all(self, sql: str, params: list[Any]) -> list[Any]:
-        if self.prepared:
-            return fetch_all(connections[self.using], sql, params)
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        return fetch_all(connections[self.using], sql, params, prepare=self.prepared)
 
     def page_sql(
         self, *, offset: int, limit: int, fields: tuple[str, ...] | None = None

@@ -475,7 +475,9 @@ def test_a_prepared_search_page_reads_each_branch_from_its_index(term, indexes, 
     make_searched_patients()
     sent = []
     monkeypatch.setattr(
-        selectors, "fetch_all", lambda connection_, sql, params: sent.append((sql, params)) or []
+        selectors,
+        "fetch_all",
+        lambda connection_, sql, params, **_: sent.append((sql, params)) or [],
     )
     matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
     branches = patient_search_branches(matched, term)
