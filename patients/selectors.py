@@ -775,6 +775,22 @@ def patient_search_page(
     return branches.page(offset=offset, limit=limit, fields=fields)
 
 
+def patient_search_shown(
+    *, user: User, term: str, limit: int, fields: tuple[str, ...] | None = None
+) -> list[Patient]:
+    """The first `limit` patients `user` may see, archived ones left out, that `term`
+    finds (the staff search), reading only `fields`: from the term alone where it has
+    branches (patient_list_search, as the API reads a search alone), else from the
+    filtered queryset (patient_search_page). Empty for an empty term."""
+    branches = patient_list_search(user=user, term=term, include_archived=False)
+    if branches is not None:
+        return branches.page(offset=0, limit=limit, fields=fields)
+    if not term.strip():
+        return []
+    matches = patient_search(patient_list(user=user, include_archived=False), term)
+    return patient_search_page(matches, term, offset=0, limit=limit, fields=fields)
+
+
 class ChartAppointment(TypedDict):
     """One line of the chart's appointment lists, formatted once: the template only prints.
     A dict, not a model: the chart shows up to 30 of these on one of the most opened pages,

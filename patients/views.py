@@ -32,9 +32,7 @@ from patients.models import Patient
 from patients.selectors import (
     patient_appointments,
     patient_list,
-    patient_list_search,
-    patient_search,
-    patient_search_page,
+    patient_search_shown,
 )
 from patients.services import patient_register, patient_update
 
@@ -77,16 +75,7 @@ def _search(request: StaffRequest) -> tuple[str, list[Patient], bool]:
     The third value says more matched than are shown (the page asks to refine)."""
     user = request.user
     term = request.GET.get("q", "").strip()[:100]
-    found: list[Patient] = []
-    branches = patient_list_search(user=user, term=term, include_archived=False)
-    if branches is not None:
-        # Read from the term alone, as the API reads a search (patient_list_search).
-        found = branches.page(offset=0, limit=SEARCH_RESULTS + 1, fields=_LISTED)
-    elif term:
-        matches = patient_search(patient_list(user=user, include_archived=False), term)
-        found = patient_search_page(
-            matches, term, offset=0, limit=SEARCH_RESULTS + 1, fields=_LISTED
-        )
+    found = patient_search_shown(user=user, term=term, limit=SEARCH_RESULTS + 1, fields=_LISTED)
     more = len(found) > SEARCH_RESULTS
     found = found[:SEARCH_RESULTS]
     audit_read(
