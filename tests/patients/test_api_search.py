@@ -495,3 +495,40 @@ def test_a_prepared_search_page_reads_each_branch_from_its_index(term, indexes, 
     assert "Seq Scan" not in plan, plan
     for index in indexes:
         assert f"using {index} " in plan, plan
+
+
+@requires_postgres
+@pytest.mark.parametrize(("term", "others"), [("smi", [0, 1, 2]), ("0412", [0, 1])])
+def test_a_prepared_branch_tests_its_range_alone(term, others):
+    # A branch's index range is exactly its condition (SearchCondition.index_range): the
+    # condition is not tested again for each entry, only the earlier branches' are.
+    matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
+    branches = patient_search_branches(matched, term)
+    assert branches is not None
+    assert branches.prepared
+    assert [sql.count("LIKE") for sql, _ in branches.conditions] == others
+    assert [sql.count("NOT (") for sql, _ in branches.conditions] == others
+
+
+FAMILY, GIVEN = 'lower((family_name)::text) COLLATE "C"', 'lower((given_name)::text) COLLATE "C"'
+
+
+@requires_postgres
+@pytest.mark.parametrize(
+    ("index", "keys"),
+    [
+        ("patient_family_search", [FAMILY, GIVEN]),
+        ("patient_given_search", [GIVEN, FAMILY]),
+        ("patient_pref_search", ['lower((preferred_name)::text) COLLATE "C"', FAMILY, GIVEN]),
+        ("patient_phone_search", ["phone varchar_pattern_ops", FAMILY, GIVEN]),
+        ("patient_medicare_search", ["medicare_number varchar_pattern_ops", FAMILY, GIVEN]),
+    ],
+)
+def test_each_search_index_holds_the_sort_keys(index, keys):
+    # A branch's matches are sorted by the sort keys as its index-only scan reads them
+    # stored, not computed again for each match (patients migration 0011); the given-name
+    # index begins with one already.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index])
+        [(definition,)] = cursor.fetchall()
+    assert f"USING btree ({', '.join([*keys, 'id'])}) INCLUDE (" in definition, definition
