@@ -1,5 +1,8 @@
 """Reads of the schedule: appointment lists and free slots."""
 
+import bisect
+import itertools
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -8,7 +11,7 @@ from functools import cache
 from typing import Any, cast
 
 from django.db import connections, router
-from django.db.models import Count, Field, Min, Q, QuerySet
+from django.db.models import Count, Field, Min, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -281,24 +284,116 @@ def clinician_availability(
     return slots
 
 
+def availability_subjects(
+    *, clinician_id: int, type_id: int, clinic_id: int | None
+) -> tuple[Clinician, timedelta] | None:
+    """What an availability request names, read in one statement: the clinician (only its
+    id loaded; any other field is read when first touched) and the length of the type,
+    when the clinician exists, the type exists and is active, and the clinic, if one is
+    named, exists. None when any of them does not: the caller then reads them one by one,
+    as the API always has, to say which (clinicians/api/views.py).
+
+    The statement is compiled once per thread, database and shape, and runs as a prepared
+    statement on PostgreSQL (nexus.db.prepared): reading the three through the ORM cost
+    more CPU than the cached slots they lead to (issue 16)."""
+    alias = router.db_for_read(Clinician)
+    connection = connections[alias]
+    shapes = _compiled_subjects.__dict__.setdefault("shapes", {})
+    compiled = shapes.get((alias, clinic_id is not None))
+    if compiled is None:
+        compiled = shapes[(alias, clinic_id is not None)] = _compile_subjects(
+            alias, with_clinic=clinic_id is not None
+        )
+    sql, order, compiler, converters = compiled
+    given = {"clinician": clinician_id, "type": type_id, "clinic": clinic_id}
+    rows: Any = fetch_all(connection, sql, [given[name] for name in order])
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    if not rows:
+        return None
+    found_id, minutes, *clinic = rows[0]
+    if minutes is None or clinic == [None]:
+        return None
+    return Clinician.from_db(alias, ["id"], [found_id]), timedelta(minutes=minutes)
+
+
+# Values that stand in for the ids while the statement is compiled, told apart in its
+# parameters by value.
+_SUBJECT_PROBES = {"clinician": 1, "type": 2, "clinic": 3}
+_compiled_subjects = threading.local()  # a compiler holds its thread's connection
+
+
+def _compile_subjects(alias: str, *, with_clinic: bool) -> tuple[str, list[str], Any, Any]:
+    """The SQL of availability_subjects, the order its parameters name the ids in, and
+    what converts the values it reads as the ORM would."""
+    minutes = (
+        AppointmentType.objects.filter(pk=_SUBJECT_PROBES["type"], is_active=True)
+        .order_by()
+        .values("duration_minutes")
+    )
+    columns = ["pk", "type_minutes"]
+    rows = Clinician.objects.filter(pk=_SUBJECT_PROBES["clinician"]).annotate(
+        type_minutes=Subquery(minutes)
+    )
+    if with_clinic:
+        rows = rows.annotate(
+            clinic_id=Subquery(
+                Clinic.objects.filter(pk=_SUBJECT_PROBES["clinic"]).order_by().values("pk")
+            )
+        )
+        columns.append("clinic_id")
+    compiler = rows.order_by().values_list(*columns).query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
+    names = {value: name for name, value in _SUBJECT_PROBES.items()}
+    order = [names[value] for value in params]
+    if sorted(order) != sorted(["clinician", "type", *(["clinic"] if with_clinic else [])]):
+        raise AssertionError(f"unexpected parameters for availability_subjects: {params!r}")
+    selected = [column for column, *_ in compiler.select[: compiler.col_count]]
+    return sql, order, compiler, compiler.get_converters(selected)
+
+
+@dataclass(frozen=True)
+class FreeTimes:
+    """The API's answer for one clinician, type, clinic and range of days, as its JSON:
+    each slot `{"start":…,"end":…,"clinic":…}` with its start and end in the clinic's zone
+    (ISO 8601), in order of start then clinic, exactly as DRF's JSONRenderer writes the
+    list (tests/appointments/test_availability_api.py compares them)."""
+
+    starts: tuple[float, ...]  # each slot's start, epoch seconds, in order
+    offsets: tuple[int, ...]  # where each slot's object begins in `body`
+    body: bytes  # the slots' objects, comma-separated
+
+    def json(self, *, not_before: float) -> bytes:
+        """The JSON list of the slots that start at or after `not_before` (epoch
+        seconds): those are the last ones, the slots being in order of start."""
+        first = bisect.bisect_left(self.starts, not_before)
+        if first == len(self.starts):
+            return b"[]"
+        return b"[" + self.body[self.offsets[first] :] + b"]"
+
+
 def clinician_free_times(
     *,
-    clinician: Clinician,
-    appointment_type: AppointmentType,
+    clinician_id: int,
+    type_id: int,
+    length: timedelta,
     start_date: date,
     end_date: date,
-    clinic: Clinic | None = None,
-    now: datetime | None = None,
-) -> list[dict[str, str | int]]:
-    """`clinician_availability` as the API answers it: each slot's start and end in its
-    clinic's zone (ISO 8601) and its clinic. The range's slots are computed and formatted
-    once and cached until the clinician's diary changes (appointments/calendar_cache.py);
-    those before `now` are dropped on each call."""
-    length = appointment_type.duration
+    clinic_id: int | None = None,
+) -> FreeTimes:
+    """`clinician_availability` as the API answers it (FreeTimes), for the appointment type
+    `type_id` of this `length`, from the start of time: the caller keeps those from now on.
+    Computed and written once and cached until the clinician's diary changes
+    (appointments/calendar_cache.py)."""
 
-    def compute() -> tuple[tuple[tuple[float, str, str, int], ...], float]:
+    def compute() -> tuple[tuple[tuple[float, ...], tuple[int, ...], bytes], float]:
+        clinic = None
+        if clinic_id is not None:
+            clinic = Clinic.objects.filter(pk=clinic_id).first()
+            if clinic is None:  # gone since the request's reads: nothing, and not kept
+                return ((), (), b""), 0.0
         blocks = open_blocks(
-            clinician_ids=[clinician.pk], start_date=start_date, end_date=end_date, clinic=clinic
+            clinician_ids=[clinician_id], start_date=start_date, end_date=end_date, clinic=clinic
         )
         since_ever = datetime.min.replace(tzinfo=UTC)
         slots = sorted(
@@ -309,31 +404,36 @@ def clinician_free_times(
             ),
             key=lambda slot: (slot[0], slot[1].pk),
         )
-        found = tuple(
-            (
-                start.timestamp(),
-                start.astimezone(place.tz).isoformat(),
-                (start + length).astimezone(place.tz).isoformat(),
-                place.pk,
-            )
+        written = [
+            json.dumps(
+                {
+                    "start": start.astimezone(place.tz).isoformat(),
+                    "end": (start + length).astimezone(place.tz).isoformat(),
+                    "clinic": place.pk,
+                },
+                separators=(",", ":"),
+            ).encode()
             for start, place in slots
+        ]
+        offsets = list(itertools.accumulate((len(one) + 1 for one in written[:-1]), initial=0))
+        found = (
+            tuple(start.timestamp() for start, _ in slots),
+            tuple(offsets[: len(written)]),
+            b",".join(written),
         )
         if not blocks:
             return found, NEVER
         window = (min(b.start for b in blocks), max(b.end for b in blocks))
-        return found, first_hold_lapse([clinician.pk], start=window[0], end=window[1])
+        return found, first_hold_lapse([clinician_id], start=window[0], end=window[1])
 
+    # Not the key of the lists this once cached, so a server still running the old code
+    # never reads one of these.
     key = (
-        f"availability:slots:{clinician.pk}:{clinic.pk if clinic else ''}:{appointment_type.pk}"
+        f"availability:json:{clinician_id}:{clinic_id or ''}:{type_id}"
         f":{length}:{start_date}:{end_date}"
     )
-    found = cached_by_generation(key, clinician_ids=[clinician.pk], compute=compute)
-    not_before = (now or timezone.now()).timestamp()
-    return [
-        {"start": start, "end": end, "clinic": place}
-        for at, start, end, place in found
-        if at >= not_before
-    ]
+    starts, offsets, body = cached_by_generation(key, clinician_ids=[clinician_id], compute=compute)
+    return FreeTimes(starts=starts, offsets=offsets, body=body)
 
 
 def appointments_during_time_off(*, leave: TimeOff) -> AppointmentQuerySet:
