@@ -4,7 +4,7 @@ import bisect
 import itertools
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -70,13 +70,18 @@ def _appointment_rows(columns: tuple[str, ...]) -> QuerySet[Any]:
 
 
 def appointment_rows(
-    *, user: User, columns: tuple[str, ...], lookups: Sequence[tuple[str, Any]] = ()
+    *,
+    user: User,
+    columns: tuple[str, ...],
+    lookups: Sequence[tuple[str, Any]] = (),
+    row_type: Callable[[Iterable[tuple[str, Any]]], Any] = dict,
 ) -> "AppointmentRows":
     """appointment_list_rows(user=user, columns=columns) filtered by `lookups`
     ((lookup, value) pairs, as filter() takes them), read from SQL compiled once per shape.
     The same rows, in the same order, as the queryset would read (tests/appointments/
-    test_api_rows.py compares them); scoped as appointment_list_rows() is."""
-    return AppointmentRows(columns=columns, lookups=tuple(lookups))
+    test_api_rows.py compares them); scoped as appointment_list_rows() is. Each row is
+    `row_type(pairs)` of (column, value): a dict by default, as values() gives it."""
+    return AppointmentRows(columns=columns, lookups=tuple(lookups), row_type=row_type)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class AppointmentRows:
     ordering: tuple[str, ...] = ()
     offset: int = 0
     stop: int | None = None
+    row_type: Callable[[Iterable[tuple[str, Any]]], Any] = dict
 
     def order_by(self, *ordering: str) -> "AppointmentRows":
         return replace(self, ordering=ordering)
@@ -110,7 +116,7 @@ class AppointmentRows:
             raise TypeError("AppointmentRows takes one slice, without a step.")
         return replace(self, offset=window.start or 0, stop=window.stop)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._read())
 
     def queryset(self) -> QuerySet[Any]:
@@ -122,7 +128,7 @@ class AppointmentRows:
             rows = rows.order_by(*self.ordering)
         return rows[self.offset : self.stop]
 
-    def _read(self) -> list[dict[str, Any]]:
+    def _read(self) -> list[Any]:
         alias = router.db_for_read(Appointment)
         connection = connections[alias]
         shape = (alias, self.columns, tuple(lookup for lookup, _ in self.lookups), self.ordering)
@@ -132,7 +138,7 @@ class AppointmentRows:
         if compiled is None:
             compiled = _CompiledRows.of(replace(self, offset=0, stop=None).queryset(), alias)
             if list(compiled.params) != params:
-                return list(self.queryset())
+                return [self.row_type(row.items()) for row in self.queryset()]
             compiled_[shape] = compiled
         sql = compiled.sql
         if self.offset or self.stop is not None:
@@ -141,7 +147,8 @@ class AppointmentRows:
         fetched: Any = fetch_all(connection, sql, params)
         if compiled.converters:
             fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
-        return [dict(zip(compiled.names, row, strict=True)) for row in fetched]
+        row_type, names = self.row_type, compiled.names
+        return [row_type(zip(names, row, strict=True)) for row in fetched]
 
     @staticmethod
     def _prepared(lookup: str, value: Any, connection: Any) -> Any:

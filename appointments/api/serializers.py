@@ -1,4 +1,6 @@
 import zoneinfo
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -98,7 +100,7 @@ class AppointmentSerializer(serializers.Serializer[Appointment]):
 
     def to_representation(self, appt: Appointment | AppointmentRow) -> dict[str, Any]:
         if isinstance(appt, AppointmentRow):
-            return _row_representation(appt)
+            return rows_representation([appt])[0]
         tz = appt.clinic.tz
         return {
             "id": appt.pk,
@@ -121,34 +123,65 @@ class AppointmentSerializer(serializers.Serializer[Appointment]):
         }
 
 
-def _row_representation(row: AppointmentRow) -> dict[str, Any]:
-    """The same shape as AppointmentSerializer gives a model instance, key for key
-    (Patient.full_name, Clinician.display_name and Clinic.tz spelt out)."""
-    tz = zoneinfo.ZoneInfo(row["clinic__timezone"])
-    clinician = (
-        row["clinician__title"],
-        row["clinician__given_name"],
-        row["clinician__family_name"],
-    )
-    return {
-        "id": row["id"],
-        "patient": row["patient_id"],
-        "patient_name": f"{row['patient__given_name']} {row['patient__family_name']}",
-        "clinician": row["clinician_id"],
-        "clinician_name": " ".join(part for part in clinician if part),
-        "clinic": row["clinic_id"],
-        "appointment_type": row["appointment_type_id"],
-        "appointment_type_name": row["appointment_type__name"],
-        "colour": row["appointment_type__colour"],
-        "start": row["start"].astimezone(tz).isoformat(),
-        "end": row["end"].astimezone(tz).isoformat(),
-        "status": row["status"],
-        "source": row["source"],
-        "notes": row["notes"],
-        "cancellation_reason": row["cancellation_reason"],
-        "series": row["series_id"],
-        "created_at": row["created_at"].isoformat(),
-    }
+def rows_representation(rows: Iterable[AppointmentRow]) -> list[dict[str, Any]]:
+    """Listed rows as AppointmentSerializer(rows, many=True).data gives them: the shape a
+    model instance gets, key for key (Patient.full_name, Clinician.display_name and
+    Clinic.tz spelt out).
+
+    For a page, without the serializer: DRF's list serializer and a call per row cost
+    more than the rows' own values, and formatting times most of those (issue 16). So each
+    clinic's zone, each clinician's name and each start or end time (in its zone) is
+    worked out once a page: a page sorted by start repeats its times (appointments on the
+    same slots; one ending as the next begins).
+    """
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    clinicians: dict[int, str] = {}
+    times: dict[tuple[datetime, str], str] = {}
+    shown = []
+    for row in rows:
+        zone = row["clinic__timezone"]
+        tz = zones.get(zone)
+        if tz is None:
+            tz = zones[zone] = zoneinfo.ZoneInfo(zone)
+        clinician = row["clinician_id"]
+        clinician_name = clinicians.get(clinician)
+        if clinician_name is None:
+            parts = (
+                row["clinician__title"],
+                row["clinician__given_name"],
+                row["clinician__family_name"],
+            )
+            clinician_name = clinicians[clinician] = " ".join(part for part in parts if part)
+        start_at = (row["start"], zone)
+        start = times.get(start_at)
+        if start is None:
+            start = times[start_at] = row["start"].astimezone(tz).isoformat()
+        end_at = (row["end"], zone)
+        end = times.get(end_at)
+        if end is None:
+            end = times[end_at] = row["end"].astimezone(tz).isoformat()
+        shown.append(
+            {
+                "id": row["id"],
+                "patient": row["patient_id"],
+                "patient_name": f"{row['patient__given_name']} {row['patient__family_name']}",
+                "clinician": clinician,
+                "clinician_name": clinician_name,
+                "clinic": row["clinic_id"],
+                "appointment_type": row["appointment_type_id"],
+                "appointment_type_name": row["appointment_type__name"],
+                "colour": row["appointment_type__colour"],
+                "start": start,
+                "end": end,
+                "status": row["status"],
+                "source": row["source"],
+                "notes": row["notes"],
+                "cancellation_reason": row["cancellation_reason"],
+                "series": row["series_id"],
+                "created_at": row["created_at"].isoformat(),
+            }
+        )
+    return shown
 
 
 class AppointmentBookSerializer(serializers.Serializer[Appointment]):

@@ -17,6 +17,7 @@ from appointments.api.serializers import (
     AppointmentTypeSerializer,
     AppointmentUpdateSerializer,
     CancelSerializer,
+    rows_representation,
 )
 from appointments.models import Appointment, AppointmentType
 from appointments.selectors import appointment_list, appointment_list_rows, appointment_rows
@@ -61,7 +62,8 @@ class AppointmentPagination(CursorPagination):
         page = super().paginate_queryset(queryset, request, view)
         if page is None:
             return None
-        return [AppointmentRow(row) if isinstance(row, dict) else row for row in page]
+        # Rows read by appointment_rows() are AppointmentRow already; values() reads dicts.
+        return [AppointmentRow(row) if type(row) is dict else row for row in page]
 
 
 class AppointmentViewSet(
@@ -98,9 +100,16 @@ class AppointmentViewSet(
         )
         if lookups is None:
             return super().list(request, *args, **kwargs)
-        rows = appointment_rows(user=request_user(request), columns=LIST_COLUMNS, lookups=lookups)
+        rows = appointment_rows(
+            user=request_user(request),
+            columns=LIST_COLUMNS,
+            lookups=lookups,
+            row_type=AppointmentRow,
+        )
         page = self.paginate_queryset(cast(QuerySet[Appointment], rows))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        # What AppointmentSerializer(page, many=True).data gives, without DRF's list
+        # serializer around it (rows_representation).
+        return self.get_paginated_response(rows_representation(page))
 
     def get_queryset(self) -> QuerySet[Appointment]:
         user = request_user(self.request)

@@ -11,10 +11,15 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import urlencode
 
-from appointments.api.serializers import LIST_COLUMNS
+from appointments.api.serializers import (
+    LIST_COLUMNS,
+    AppointmentRow,
+    AppointmentSerializer,
+    rows_representation,
+)
 from appointments.api.views import AppointmentFilter
 from appointments.models import Appointment
-from appointments.selectors import appointment_list_rows, appointment_rows
+from appointments.selectors import appointment_list, appointment_list_rows, appointment_rows
 from audit.models import AuditEvent
 from tests.conftest import MONDAY, sydney
 from tests.factories import (
@@ -193,3 +198,22 @@ def test_a_page_of_the_same_filters_with_other_values_compiles_nothing(
         assert {row["clinician"] for row in first["results"]} == {clinician.pk}
 
     assert compiled == []
+
+
+def test_a_page_of_rows_shows_each_appointment_as_the_serializer_does(diary):
+    # rows_representation() works each zone, name and time out once a page: the same
+    # instant at a Sydney and a Perth clinic must still read in each one's own zone.
+    user = UserFactory(role="reception")
+    rows = appointment_rows(user=user, columns=LIST_COLUMNS, row_type=AppointmentRow)
+    page = list(rows.order_by("start", "id"))
+    instances = {appointment.pk: appointment for appointment in appointment_list(user=user)}
+
+    shown = rows_representation(page)
+
+    assert all(type(row) is AppointmentRow for row in page)
+    assert len(shown) == len(instances) == 36
+    assert len({row["start"] for row in page}) < len({item["start"] for item in shown})
+    for row, item in zip(page, shown, strict=True):
+        expected = AppointmentSerializer(instances[row["id"]]).data
+        assert list(item.items()) == list(expected.items())  # the same keys, in order
+        assert AppointmentSerializer(row).data == expected
