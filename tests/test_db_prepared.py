@@ -2,11 +2,11 @@
 the connection plans them once, and they read what the ordinary cursor reads."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import RECEPTION
-from nexus.db.prepared import fetch_all
+from nexus.db.prepared import execute, fetch_all
 from patients.api.serializers import PATIENT_LIST_COLUMNS
 from patients.selectors import patient_list_rows, patient_rows_page
 from tests.factories import PatientFactory, UserFactory
@@ -93,3 +93,57 @@ def test_a_prepared_statement_is_planned_once_not_per_execution():
             [SQL.replace("%s", "$1")],
         )
         assert cursor.fetchall() == [(8, 0)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL cursor")
+def test_the_connection_keeps_one_cursor_for_its_prepared_statements():
+    # A new psycopg cursor per statement looked up every parameter's dumper and every
+    # column's loader again (issue 16); the connection's one cursor keeps them.
+    patient = PatientFactory()
+    fetch_all(connection, SQL, [patient.pk])
+    kept = connections["default"]._nexus_prepared_cursor
+
+    fetch_all(connection, SQL, [patient.pk])
+    execute(
+        connection,
+        "UPDATE patients_patient SET given_name = given_name WHERE id = %s",
+        [patient.pk],
+    )
+
+    assert connections["default"]._nexus_prepared_cursor is kept
+    assert not kept.closed
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL cursor")
+@pytest.mark.django_db(transaction=True)  # closes the connection
+def test_a_new_connection_gets_a_new_cursor():
+    patient = PatientFactory()
+    expected = fetch_all(connection, SQL, [patient.pk])
+    kept = connections["default"]._nexus_prepared_cursor
+    old_connection = connection.connection
+
+    connection.close()  # as Django does between requests when a connection is too old
+
+    assert fetch_all(connection, SQL, [patient.pk]) == expected
+    assert connection.connection is not old_connection
+    assert connections["default"]._nexus_prepared_cursor is not kept
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL cursor")
+def test_a_closed_cursor_is_replaced():
+    patient = PatientFactory()
+    expected = fetch_all(connection, SQL, [patient.pk])
+    connections["default"]._nexus_prepared_cursor.close()
+
+    assert fetch_all(connection, SQL, [patient.pk]) == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL cursor")
+def test_the_kept_cursor_reads_again_after_a_failed_statement():
+    patient = PatientFactory()
+    expected = fetch_all(connection, SQL, [patient.pk])
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        fetch_all(connection, "SELECT 1 / %s", [0])
+
+    assert fetch_all(connection, SQL, [patient.pk]) == expected
