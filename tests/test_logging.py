@@ -82,3 +82,28 @@ def test_no_axes_banner_on_every_command(caplog, monkeypatch):
         AxesConfig.initialize()
 
     assert "AXES: BEGIN" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_request_line_follows_the_loggers_level(client, caplog):
+    # Below INFO nothing is built for a request's line; a server error's still is.
+    from django.test import override_settings
+
+    with caplog.at_level(logging.WARNING, logger="nexus.request"):
+        client.get("/healthz/")
+    assert not [r for r in caplog.records if r.name == "nexus.request"]
+
+    with caplog.at_level(logging.INFO, logger="nexus.request"):
+        client.get("/healthz/")
+    (line,) = [r for r in caplog.records if r.name == "nexus.request"]
+    assert line.levelno == logging.INFO
+
+    caplog.clear()
+    client.raise_request_exception = False
+    with (
+        caplog.at_level(logging.WARNING, logger="nexus.request"),
+        override_settings(ROOT_URLCONF="tests.failing_urls"),
+    ):
+        assert client.get("/boom/").status_code == 500
+    (line,) = [r for r in caplog.records if r.name == "nexus.request"]
+    assert line.levelno == logging.WARNING
