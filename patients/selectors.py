@@ -458,23 +458,15 @@ class _DenseBranch:
     a common one ("oli" or a whole given name, 3-7% of patients; a phone's "04") by
     walking the family-name index in the search's order until the page is full, as
     sorting thousands of matches cost 5-10 ms ("04": 139 ms) against ~1 ms. The statement
-    counts the prefix's index entries up to `common` (SearchCondition.common) and runs
-    one of the two.
+    counts the branch's matches up to `common` (SearchCondition.common; along with the
+    page's capped count, PatientSearchBranches._counts_sql) and runs one of the two.
 
-    `range_sql` is the branch's index range (SearchCondition.index_range) and `sql` its
-    condition without it, which the generic plan cannot read from the branch's index."""
+    `sql` is the branch's condition without its index range (SearchCondition.index_range),
+    which the generic plan cannot read from the branch's index."""
 
-    range_sql: str
-    range_params: tuple[Any, ...]
     common: int
     sql: str
     params: tuple[Any, ...]
-
-    def count_sql(self, table: str) -> str:
-        return (
-            f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE {self.range_sql}"  # noqa: S608 - written here
-            f" LIMIT {self.common}) AS m"
-        )
 
 
 @dataclass(frozen=True)
@@ -543,7 +535,9 @@ class PatientSearchBranches:
         search (issue 16).
 
         With `count_cap`, the same statement counts the search too, up to `count_cap`
-        rows (count()): one statement costs less than two on both sides."""
+        rows (count()): one statement costs less than two on both sides. Prepared, it
+        counts each branch once, for the page's count and for how to read the branch
+        (_counts_sql)."""
         compiled = _compiled(columns, self.using, None)
         names = compiled.names
         quote = _search_sql(self.using).quote
@@ -551,13 +545,19 @@ class PatientSearchBranches:
             f"p.{quote(column.target.column)}"
             for column, _sql, _alias in compiled.compiler.select[: len(names)]
         )
-        select_params: list[Any] = []
-        if count_cap is not None:
-            counted, select_params = self._count_sql(count_cap)
-            select = f"{select}, ({counted}) AS {_COUNTED}"
-        sql, params = self._page_sql(
-            select, select_params, offset=offset, limit=limit, generic=self.prepared
-        )
+        if self.prepared:
+            counts, count_params = self._counts_sql(count_cap or 0)
+            if count_cap is not None:
+                total = " + ".join(f"(SELECT n FROM counted{i})" for i in range(len(self.dense)))  # noqa: S608 - names written here
+                select = f"{select}, LEAST({int(count_cap)}, {total}) AS {_COUNTED}"
+            sql, params = self._page_sql(select, [], offset=offset, limit=limit, generic=True)
+            sql, params = f"WITH {counts} {sql}", [*count_params, *params]
+        else:
+            select_params: list[Any] = []
+            if count_cap is not None:
+                counted, select_params = self._count_sql(count_cap)
+                select = f"{select}, ({counted}) AS {_COUNTED}"
+            sql, params = self._page_sql(select, select_params, offset=offset, limit=limit)
         fetched = self._fetch_all(sql, params)
         return compiled.page(fetched, counted=count_cap is not None, row_type=row_type)
 
@@ -602,13 +602,13 @@ class PatientSearchBranches:
             # from the branch's index and sorted; many are found walking the family-name
             # index in the search's order, stopping at the page (_DenseBranch).
             walk, walk_params = self._branch(i, select_ids, (dense.sql, dense.params))
-            many = f"(SELECT n FROM matches) >= {int(dense.common)}"  # noqa: S608 - a number
+            # The branch's matches, counted up to `common` or more (_counts_sql).
+            many = f"(SELECT n FROM counted{i}) >= {int(dense.common)}"  # noqa: S608 - a number
             parts.append(
-                f"SELECT * FROM (WITH matches AS ({dense.count_sql(s.table)})"  # noqa: S608 - as above
-                f" SELECT * FROM ({sql} {order}) AS few WHERE NOT {many}"
+                f"SELECT * FROM (SELECT * FROM ({sql} {order}) AS few WHERE NOT {many}"  # noqa: S608 - as above
                 f" UNION ALL SELECT * FROM ({walk} {order}) AS many WHERE {many}) AS branch{i}"
             )
-            params += [*dense.range_params, *branch_params, offset + limit]
+            params += [*branch_params, offset + limit]
             params += [*walk_params, offset + limit]
         union = " UNION ALL ".join(parts)
         found = f"SELECT * FROM ({union}) AS found {order} OFFSET %s"  # noqa: S608 - as above
@@ -625,6 +625,30 @@ class PatientSearchBranches:
         sql, params = self._count_sql(cap)
         [(count,)] = self._fetch_all(sql, params)
         return int(count)
+
+    def _counts_sql(self, cap: int) -> tuple[str, list[Any]]:
+        """For a prepared page (generic): the common table expressions `counted<i>`, the
+        matches of branch i (with `where`, disjoint from the earlier ones) counted as far
+        as both the page's capped count (their sum up to `cap`) and the choice of how to
+        read the branch (up to its `common`, _DenseBranch) need. "0412" scanned its ~1,100
+        phone entries once for each: the count, the choice, the page (issue 16).
+
+        Branch i counts up to `cap` less what the earlier ones counted, or its `common`,
+        whichever is more: where it stops short of all its matches, either the earlier
+        ones reached `cap` already, or it reached `cap` or its `common` itself."""
+        parts: list[str] = []
+        params: list[Any] = []
+        earlier: list[str] = []
+        for i, dense in enumerate(self.dense):
+            sql, branch_params = self._branch(i, "1")
+            common = int(dense.common) if dense is not None else 0
+            need = f"GREATEST({common}, {int(cap)} - ({' + '.join(earlier)}))" if earlier else ""
+            limit = need or str(max(common, int(cap)))
+            # Written here; the limits are numbers.
+            parts.append(f"counted{i} AS (SELECT COUNT(*) AS n FROM ({sql} LIMIT {limit}) AS m)")  # noqa: S608
+            params += branch_params
+            earlier.append(f"(SELECT n FROM counted{i})")  # noqa: S608 - as above
+        return ", ".join(parts), params
 
     def _count_sql(self, cap: int) -> tuple[str, list[Any]]:
         parts, params = [], []
@@ -737,9 +761,7 @@ def _read_by_branch(
         )
         # The family-name index holds the search's order: that branch stops early anyway.
         in_order = isinstance(branch, NameStarts) and branch.field_name == "family_name"
-        dense.append(
-            None if in_order else _DenseBranch(range_sql, range_params, branch.common, *tested)
-        )
+        dense.append(None if in_order else _DenseBranch(branch.common, *tested))
     return PatientSearchBranches(
         using=using,
         where=where,

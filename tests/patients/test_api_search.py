@@ -532,3 +532,52 @@ def test_each_search_index_holds_the_sort_keys(index, keys):
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [index])
         [(definition,)] = cursor.fetchall()
     assert f"USING btree ({', '.join([*keys, 'id'])}) INCLUDE (" in definition, definition
+
+
+# Each branch is counted once for the page's capped count and for how to read it
+# (PatientSearchBranches._counts_sql): a cap reached in an early branch, a later one,
+# or not at all, with branches read either way.
+@pytest.mark.parametrize("common", [None, 1, 2])
+@pytest.mark.parametrize("term", ["smi", "0412", "smi ad", "2123"])
+def test_a_search_page_counts_every_branch_up_to_the_cap(term, common, monkeypatch):
+    if common is not None:
+        monkeypatch.setattr(SearchCondition, "common", common)
+        monkeypatch.setattr(Starts, "common", common)
+    make_searched_patients()
+    PatientFactory.create_batch(3, family_name="Smithson", given_name="Adam")
+    PatientFactory.create_batch(2, given_name="Smitty", phone="+61412000999")
+    matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
+    branches = patient_search_branches(matched, term)
+    assert branches is not None
+    total = matched.count()
+
+    for cap in [1, 2, 3, 4, 6, 1_001]:
+        page = branches.rows(offset=0, limit=2, columns=PATIENT_LIST_COLUMNS, count_cap=cap)
+        assert page.rows == list(matched[:2])
+        assert page.count == min(cap, total)
+
+
+@requires_postgres
+def test_a_prepared_phone_search_reads_the_phone_index_twice(monkeypatch):
+    # Once to count its matches (the page's count and how to read the branch), once for
+    # the page: it was three times (issue 16).
+    make_searched_patients()
+    sent = []
+    monkeypatch.setattr(
+        selectors,
+        "fetch_all",
+        lambda connection_, sql, params, **_: sent.append((sql, params)) or [],
+    )
+    branches = patient_list_search(user=None, term="0412")  # type: ignore[arg-type]
+    assert branches is not None
+    branches.rows(offset=0, limit=26, columns=PATIENT_LIST_COLUMNS, count_cap=1_001)
+    [(sql, params)] = sent
+    numbers = iter(range(1, len(params) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute("PREPARE searched AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN EXECUTE searched({', '.join(['%s'] * len(params))})", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE searched")
+    assert "$1" in plan, plan  # the generic plan
+    assert plan.count("using patient_phone_search ") == 2, plan
