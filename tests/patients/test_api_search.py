@@ -5,6 +5,7 @@ own, in the search's order, counted and audited as before."""
 import json
 import re
 from datetime import date
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -20,6 +21,7 @@ from patients.api import views
 from patients.api.serializers import PATIENT_LIST_COLUMNS
 from patients.models import Patient
 from patients.selectors import (
+    PatientSearchBranches,
     RowsPage,
     SearchCondition,
     Starts,
@@ -457,6 +459,28 @@ def test_name_searches_are_one_statement_planned_once():
     assert (generic, custom) == (5, 0)
 
 
+def _generic_plan_of_page(branches: PatientSearchBranches, monkeypatch: Any) -> str:
+    """The plan PostgreSQL makes, without the values, for the statement that reads a page
+    of `branches` with its capped count (as the API asks), sequential scans discouraged."""
+    sent = []
+    monkeypatch.setattr(
+        selectors,
+        "fetch_all",
+        lambda connection_, sql, params, **_: sent.append((sql, params)) or [],
+    )
+    branches.rows(offset=0, limit=26, columns=PATIENT_LIST_COLUMNS, count_cap=1_001)
+    [(sql, params)] = sent
+    numbers = iter(range(1, len(params) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute("PREPARE searched AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN EXECUTE searched({', '.join(['%s'] * len(params))})", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE searched")
+    assert "$1" in plan, plan  # the generic plan
+    return plan
+
+
 @requires_postgres
 @pytest.mark.parametrize(
     ("term", "indexes"),
@@ -473,25 +497,10 @@ def test_a_prepared_search_page_reads_each_branch_from_its_index(term, indexes, 
     # its rows through its index's range: a plan that scans the table means a branch's
     # range is missing (docs/performance.md, "planner trap").
     make_searched_patients()
-    sent = []
-    monkeypatch.setattr(
-        selectors,
-        "fetch_all",
-        lambda connection_, sql, params, **_: sent.append((sql, params)) or [],
-    )
     matched = patient_search(Patient.objects.values(*PATIENT_LIST_COLUMNS), term)
     branches = patient_search_branches(matched, term)
     assert branches is not None
-    branches.rows(offset=0, limit=26, columns=PATIENT_LIST_COLUMNS, count_cap=1_001)
-    [(sql, params)] = sent
-    numbers = iter(range(1, len(params) + 1))
-    with connection.cursor() as cursor:
-        cursor.execute("PREPARE searched AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN EXECUTE searched({', '.join(['%s'] * len(params))})", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("DEALLOCATE searched")
-    assert "$1" in plan, plan  # the generic plan
+    plan = _generic_plan_of_page(branches, monkeypatch)
     assert "Seq Scan" not in plan, plan
     for index in indexes:
         assert f"using {index} " in plan, plan
@@ -562,22 +571,7 @@ def test_a_prepared_phone_search_reads_the_phone_index_twice(monkeypatch):
     # Once to count its matches (the page's count and how to read the branch), once for
     # the page: it was three times (issue 16).
     make_searched_patients()
-    sent = []
-    monkeypatch.setattr(
-        selectors,
-        "fetch_all",
-        lambda connection_, sql, params, **_: sent.append((sql, params)) or [],
-    )
     branches = patient_list_search(user=None, term="0412")  # type: ignore[arg-type]
     assert branches is not None
-    branches.rows(offset=0, limit=26, columns=PATIENT_LIST_COLUMNS, count_cap=1_001)
-    [(sql, params)] = sent
-    numbers = iter(range(1, len(params) + 1))
-    with connection.cursor() as cursor:
-        cursor.execute("PREPARE searched AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN EXECUTE searched({', '.join(['%s'] * len(params))})", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("DEALLOCATE searched")
-    assert "$1" in plan, plan  # the generic plan
+    plan = _generic_plan_of_page(branches, monkeypatch)
     assert plan.count("using patient_phone_search ") == 2, plan
