@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 # Floors from docs/performance.md: endpoint req/s / healthz req/s in the same run.
 RETRIEVE, LIST, SCHEDULE, SEARCH, ANY_INTERACTIVE = 0.25, 0.18, 0.11, 0.11, 0.08
+P95_SCRIPT = Path(__file__).resolve().parent / "p95.lua"
 
 
 def setup_django() -> None:
@@ -170,15 +171,18 @@ def headers_for(auth: str | None) -> list[str]:
 
 
 def wrk(base: str, path: str, auth: str | None, duration: int) -> dict[str, object]:
-    cmd = ["wrk", "-t2", "-c16", f"-d{duration}s", "--latency", *headers_for(auth)]
+    cmd = ["wrk", "-t2", "-c16", f"-d{duration}s", "--latency", "-s", str(P95_SCRIPT)]
+    cmd += headers_for(auth)
     out = subprocess.run([*cmd, base + path], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.MULTILINE))
+    lat["95"] = re.search(r"^p95 (\S+)", out, re.MULTILINE).group(1)  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": rps,
         "p50": lat.get("50"),
         "p90": lat.get("90"),
+        "p95": lat.get("95"),
         "p99": lat.get("99"),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
     }
@@ -316,6 +320,7 @@ def main() -> None:
                 print(
                     f"{name:<34} {measured['rps']:>7.0f} {ceiling['rps']:>8.0f} {ratio:>6.2f}"
                     f" {floor:>6.2f}  p50 {measured['p50']}, p90 {measured['p90']},"
+                    f" p95 {measured['p95']},"
                     f" p99 {measured['p99']}{errors}{flag}"
                 )
         if args.json:
