@@ -125,9 +125,70 @@ def test_a_filtered_list_reads_as_the_filter_form_and_orm_read_it(
             expected = walk(reception_api, query)
 
         assert fast[0] == expected[0], query  # every page, byte for byte
-        assert fast[1] == expected[1], query  # the same SQL, page by page
+        # One statement a page, as the ORM's: its patients joined after the page's LIMIT.
+        assert len(fast[1]) == len(expected[1]) == len(fast[0]), query
+        assert all(read_patients_after_the_page(sql) for sql in fast[1]), query
         assert fast[2] == expected[2], query  # the same audit events
         assert len(fast[0]) > 1 or query == {"clinician": 424242}
+
+
+def read_patients_after_the_page(sql):
+    """Whether `sql` reads the page's appointments (ordered, windowed) in a subquery and
+    joins the patients to those rows only (AppointmentRows, _page_first)."""
+    page, _, after = sql.partition(') "listed" INNER JOIN "patients_patient" ON ')
+    return (
+        bool(after)
+        and "LIMIT" in page
+        and "LIMIT" not in after
+        and '"patients_patient"' not in page.partition(" FROM (")[2]
+        and after.count("ORDER BY") == 1
+    )
+
+
+def test_the_page_is_read_before_its_patients_are_joined(diary):
+    # Joined with the appointments before the LIMIT, PostgreSQL's generic plan put a
+    # Memoize over the patients that never hits (one patient per row) and cost more than
+    # the page's read on a large practice (issue 16): the page first, then its patients.
+    _, clinicians, patients = diary
+    user = UserFactory(role="reception")
+    start = sydney(MONDAY + timedelta(days=1), 0)
+    for lookups, ordering, window in [
+        ([], ("start", "id"), slice(0, 26)),
+        ([("start__gt", start)], ("start", "id"), slice(1, 27)),
+        (
+            [("start__lt", start), ("clinician_id__exact", clinicians[0].pk)],
+            ("-start", "-id"),
+            slice(0, 3),
+        ),
+        ([("patient_id__exact", patients[1].pk)], ("start", "id"), slice(2, 9)),
+    ]:
+        rows = appointment_rows(user=user, columns=LIST_COLUMNS, lookups=lookups)
+        with CaptureQueriesContext(connection) as ran:
+            read = list(rows.order_by(*ordering)[window])
+
+        [statement] = [q["sql"] for q in ran.captured_queries]
+        assert read_patients_after_the_page(statement), statement
+        assert statement.endswith(
+            " ORDER BY "
+            + ", ".join(
+                f'"listed"."{name.lstrip("-")}" {"DESC" if name[0] == "-" else "ASC"}'
+                for name in ordering
+            )
+        ), statement
+        assert read, lookups
+
+
+def test_rows_without_patient_columns_read_as_one_query(diary):
+    # Nothing of the patient's is shown: nothing to join after the page.
+    user = UserFactory(role="reception")
+    rows = appointment_rows(user=user, columns=("id", "patient_id", "start"))
+    with CaptureQueriesContext(connection) as ran:
+        read = list(rows.order_by("start", "id")[0:5])
+
+    [statement] = [q["sql"] for q in ran.captured_queries]
+    assert "listed" not in statement and "patients_patient" not in statement
+    expected = appointment_list_rows(user=user, columns=("id", "patient_id", "start"))
+    assert read == list(expected.order_by("start", "id")[0:5])
 
 
 def test_requests_beyond_the_plain_filters_go_the_ordinary_way(diary):
