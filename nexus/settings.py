@@ -623,7 +623,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["nexus.api.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "nexus.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["nexus.api.filters.FilterBackend"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["nexus.api.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -30,6 +30,7 @@ from clinicians.api.serializers import (
 from clinicians.models import Clinic, Clinician, Discipline
 from clinicians.selectors import clinician_search
 from nexus.api.filters import FilterSet, IdFilter
+from nexus.api.renderers import FastJSONRenderer
 from nexus.api.viewsets import ReadCreateUpdateViewSet
 from nexus.errors import ValidationFailed
 
@@ -139,7 +140,8 @@ class ClinicianViewSet(ReadCreateUpdateViewSet):
         AvailabilityQuerySerializer reads them; the type active, the clinic there."""
         renderer = request.accepted_renderer
         if (
-            type(renderer) is not JSONRenderer
+            not isinstance(renderer, JSONRenderer)
+            or type(renderer) not in (JSONRenderer, FastJSONRenderer)
             or not renderer.compact
             or request.accepted_media_type != renderer.media_type  # `; indent=` and the like
         ):
