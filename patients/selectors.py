@@ -197,6 +197,8 @@ def _as_e164_prefix(digits: str) -> str:
 
 def _date_of_birth(term: str) -> date | None:
     """A typed date of birth: 10/12/1985, 10-12-1985, 10.12.1985 (Australian order) or ISO."""
+    if not any(ch.isdigit() for ch in term):
+        return None  # a name: no need to try the patterns (an exception raised each)
     cleaned = term.strip().replace("-", "/").replace(".", "/")
     for pattern in ("%d/%m/%Y", "%Y/%m/%d"):
         try:
@@ -451,6 +453,24 @@ def _columns(fields: tuple[str, ...] | None) -> tuple[str, ...]:
     return ("id", *(str(f.column) for f in chosen if not f.primary_key))
 
 
+@cache
+def _search_select(using: str, columns: tuple[str, ...]) -> str:
+    """`columns` as a search page selects them from the patients table named `p`."""
+    quote = _search_sql(using).quote
+    fields = [
+        cast("Field[Any, Any]", Patient._meta.get_field(name))
+        for name in _patient_rows(columns).query.values_select
+    ]
+    return ", ".join(f"p.{quote(str(field.column))}" for field in fields)
+
+
+# The text of each shape of prepared search page (PatientSearchBranches._shape), which
+# few shapes share: a term's words and its kind (name, phone), whether archived patients
+# count. Emptied if ever it grows past this, rather than kept in order of use.
+_PREPARED_ROWS_KEPT = 256
+_prepared_rows_sql: dict[tuple[Any, ...], str] = {}
+
+
 @dataclass(frozen=True)
 class _DenseBranch:
     """A branch read two ways in a prepared search page, as the planner chose per value
@@ -539,20 +559,20 @@ class PatientSearchBranches:
         counts each branch once, for the page's count and for how to read the branch
         (_counts_sql)."""
         compiled = _compiled(columns, self.using, None)
-        names = compiled.names
-        quote = _search_sql(self.using).quote
-        select = ", ".join(
-            f"p.{quote(column.target.column)}"
-            for column, _sql, _alias in compiled.compiler.select[: len(names)]
-        )
         if self.prepared:
-            counts, count_params = self._counts_sql(count_cap or 0)
-            if count_cap is not None:
-                total = " + ".join(f"(SELECT n FROM counted{i})" for i in range(len(self.dense)))  # noqa: S608 - names written here
-                select = f"{select}, LEAST({int(count_cap)}, {total}) AS {_COUNTED}"
-            sql, params = self._page_sql(select, [], offset=offset, limit=limit, generic=True)
-            sql, params = f"WITH {counts} {sql}", [*count_params, *params]
+            key = (self._shape(), columns, count_cap)
+            sql = _prepared_rows_sql.get(key)
+            if sql is None:
+                sql, params = self._prepared_rows(
+                    offset=offset, limit=limit, select=columns, count_cap=count_cap
+                )
+                if len(_prepared_rows_sql) >= _PREPARED_ROWS_KEPT:
+                    _prepared_rows_sql.clear()
+                _prepared_rows_sql[key] = sql
+            else:
+                params = self._prepared_params(offset=offset, limit=limit)
         else:
+            select = _search_select(self.using, columns)
             select_params: list[Any] = []
             if count_cap is not None:
                 counted, select_params = self._count_sql(count_cap)
@@ -560,6 +580,39 @@ class PatientSearchBranches:
             sql, params = self._page_sql(select, select_params, offset=offset, limit=limit)
         fetched = self._fetch_all(sql, params)
         return compiled.page(fetched, counted=count_cap is not None, row_type=row_type)
+
+    def _shape(self) -> tuple[Any, ...]:
+        """Everything the text of a prepared page depends on; the values typed are its
+        parameters only (_prepared_params)."""
+        dense = tuple(None if d is None else (d.common, d.sql) for d in self.dense)
+        return (self.using, self.where, tuple(sql for sql, _ in self.conditions), dense)
+
+    def _prepared_rows(
+        self, *, offset: int, limit: int, select: tuple[str, ...], count_cap: int | None
+    ) -> tuple[str, list[Any]]:
+        """rows()'s prepared statement as (SQL, params), selecting the columns `select`."""
+        selected = _search_select(self.using, select)
+        counts, count_params = self._counts_sql(count_cap or 0)
+        if count_cap is not None:
+            total = " + ".join(f"(SELECT n FROM counted{i})" for i in range(len(self.dense)))  # noqa: S608 - names written here
+            selected = f"{selected}, LEAST({int(count_cap)}, {total}) AS {_COUNTED}"
+        sql, params = self._page_sql(selected, [], offset=offset, limit=limit, generic=True)
+        return f"WITH {counts} {sql}", [*count_params, *params]
+
+    def _prepared_params(self, *, offset: int, limit: int) -> list[Any]:
+        """The parameters of _prepared_rows()'s statement, in its order, without writing
+        it: the text is the same for every search of one shape (_shape), and writing it
+        cost more Python than the rest of reading the branches (issue 16)."""
+        branches = [[*self.params, *p] if self.where else [*p] for _, p in self.conditions]
+        params = [p for branch in branches for p in branch]  # _counts_sql
+        for branch, dense in zip(branches, self.dense, strict=True):  # _page_sql
+            params += branch
+            params.append(offset + limit)
+            if dense is not None:
+                params += [*self.params, *dense.params] if self.where else dense.params
+                params.append(offset + limit)
+        params += [limit, offset]
+        return params
 
     def _fetch_all(self, sql: str, params: list[Any]) -> list[Any]:
         return fetch_all(connections[self.using], sql, params, prepare=self.prepared)

@@ -575,3 +575,34 @@ def test_a_prepared_phone_search_reads_the_phone_index_twice(monkeypatch):
     assert branches is not None
     plan = _generic_plan_of_page(branches, monkeypatch)
     assert plan.count("using patient_phone_search ") == 2, plan
+
+
+@requires_postgres
+@pytest.mark.parametrize("include_archived", [True, False])
+@pytest.mark.parametrize(("offset", "limit"), [(0, 26), (25, 25), (975, 26), (3, 7)])
+@pytest.mark.parametrize("count_cap", [1_001, None])
+def test_a_prepared_page_kept_for_its_shape_is_the_page_written_afresh(
+    include_archived, offset, limit, count_cap, monkeypatch
+):
+    # Given searches of every shape, each read after one of the same shape (its
+    # statement's text kept, only its parameters worked out)
+    terms = ["smi", "Jo", "john smith", "a b c d e", "0412", "+61412345678", "o'br 100%", "x_y"]
+    sent: list[tuple[str, list[Any]]] = []
+    monkeypatch.setattr(
+        selectors,
+        "fetch_all",
+        lambda connection_, sql, params, **_: sent.append((sql, list(params))) or [],
+    )
+    for term in terms:
+        branches = patient_list_search(user=None, term=term, include_archived=include_archived)  # type: ignore[arg-type]
+        assert branches is not None and branches.prepared
+        for _ in range(2):
+            branches.rows(
+                offset=offset, limit=limit, columns=PATIENT_LIST_COLUMNS, count_cap=count_cap
+            )
+
+        # Then the statement and its parameters are those written afresh for the term
+        written = branches._prepared_rows(
+            offset=offset, limit=limit, select=PATIENT_LIST_COLUMNS, count_cap=count_cap
+        )
+        assert sent[-2] == sent[-1] == (written[0], list(written[1])), term
