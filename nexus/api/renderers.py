@@ -20,13 +20,11 @@ DRF's own encoder or the whole page does:
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-try:
-    import orjson
-except ImportError:  # an environment not yet synced with uv.lock: DRF's renderer, same bytes
-    orjson = None  # type: ignore[assignment]
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # Where orjson's float differs from the standard library's: a negative exponent (1e-07
 # against 2e-7; Python pads it, "1e-07") or a small number in full (0.00001 for 1e-05).
 # Found by `bytes.find`, a regular expression over a 17 KB page costs more than the encoding;
@@ -67,7 +65,6 @@ class FastJSONRenderer(JSONRenderer):
     ) -> bytes:
         if (
             data is None
-            or orjson is None
             or not self.compact
             or self.ensure_ascii
             or not self.strict
@@ -76,11 +73,7 @@ class FastJSONRenderer(JSONRenderer):
         ):
             return super().render(data, accepted_media_type, renderer_context)
         try:
-            rendered = orjson.dumps(
-                data,
-                default=_default,
-                option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS,
-            )
+            rendered = orjson.dumps(data, default=_default, option=_OPTIONS)
         except (orjson.JSONEncodeError, _NotExact):
             return super().render(data, accepted_media_type, renderer_context)
         if _may_hold_other_float(rendered):
