@@ -20,8 +20,9 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-# Sync workers, 2 x CPUs: gthread measured half the throughput on ORM endpoints
-# (docs/performance.md). The manifests set WEB_CONCURRENCY to match their CPU limit.
+# Sync workers, 2 x CPUs: of 2, 3, 4 and 6 measured on 2 cores, 4 was the steadiest for API
+# reads, and gthread measured half the throughput on ORM endpoints (docs/performance.md).
+# The manifests set WEB_CONCURRENCY to match their CPU limit.
 bind = f"0.0.0.0:{os.environ.get('PORT') or 8000}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cpus())
 worker_class = "sync"
