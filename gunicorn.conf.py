@@ -9,6 +9,7 @@ app's own logs. In the image (`NEXUS_ACCESS_LOG=json`) every line is one JSON ob
 """
 
 import os
+from typing import Any
 
 
 def _cpus() -> int:
@@ -38,7 +39,8 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 8)
 # connection open for the workers to share.
 preload_app = True
 # Recycle workers now and then so a slow leak never takes a task down; with the app
-# preloaded a recycled worker is a fork, ready at once.
+# preloaded a recycled worker is a fork, ready at once, and the one leaving skips Python's
+# teardown (worker_exit below).
 max_requests = 10000
 max_requests_jitter = 1000
 # Heartbeat files in memory: a container's disk can stall under load (gunicorn FAQ).
@@ -58,3 +60,11 @@ if os.environ.get("NEXUS_ACCESS_LOG", "") == "json":
 access_log_format = (
     '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
 )
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker leaves in 0.02 s rather than 0.6 s (nexus.wsgi.leave_worker_quickly)."""
+    if worker.pid == os.getpid():  # the master calls it too, for a worker already gone
+        from nexus.wsgi import leave_worker_quickly
+
+        leave_worker_quickly()

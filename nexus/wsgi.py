@@ -1,4 +1,7 @@
+import atexit
 import os
+import sys
+import threading
 
 from django.core.wsgi import get_wsgi_application
 
@@ -42,6 +45,47 @@ def _hide_server_header() -> None:
 
 
 _hide_server_header()
+
+
+def leave_worker_quickly() -> None:
+    """End a gunicorn worker that is on its way out (recycled after `max_requests`, or shut
+    down) without Python's teardown, which frees every object one by one. The worker's
+    objects were mostly made in the master before the fork, so freeing them writes to each
+    page they share with it and the kernel copies every one: 0.6 s of a core per recycled
+    worker here, while the master waits for it to go before forking the next (one worker:
+    requests stalled 0.65 s at every recycle; four, at `max_requests` 500, served a patient
+    search at 370 req/s against 580 with none). Exiting at once it took 0.02 s.
+
+    What an exit must still do is done first: the last second's request figures sent
+    (nexus.metrics, otherwise lost), every database connection closed as PostgreSQL
+    expects, the interpreter's exit handlers run (logging's flush among them) and the
+    standard streams flushed. The exit status is the worker's own, which gunicorn's master
+    reads (3 means it failed to boot). Called in the worker by gunicorn's `worker_exit`
+    hook (gunicorn.conf.py) while the worker's SystemExit is on its way out; with another
+    exception, or with a non-daemon thread still running, it returns and the usual exit
+    follows."""
+    leaving = sys.exc_info()[1]
+    if not isinstance(leaving, SystemExit):
+        return
+    if not (leaving.code is None or isinstance(leaving.code, int)):
+        return  # a message to print: Python's exit prints it
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        return  # Python's exit waits for it
+    from django.db import connections
+
+    from nexus.metrics import http_metrics_flush
+
+    http_metrics_flush()
+    connections.close_all()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(leaving.code or 0)
+
 
 # gunicorn runs no system checks: refuse here to serve with settings that leak data.
 from nexus.checks import refuse_unsafe_production  # noqa: E402

@@ -2,8 +2,11 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,3 +128,131 @@ def test_other_arguments_run_as_given():
     result = run_entrypoint("python", "-c", "print('as given')")
 
     assert result.stdout == "as given\n"
+
+
+def test_gunicorn_hands_a_leaving_worker_to_the_quick_exit():
+    config = gunicorn_config()
+
+    assert "leave_worker_quickly" in (ROOT / "gunicorn.conf.py").read_text()
+    assert config.worker_exit.__module__ != "gunicorn.config"  # not gunicorn's no-op
+
+
+# A worker's last moments, as gunicorn's arbiter runs them: SystemExit raised, the hook called
+# from the `finally` while it is on its way out. The module's object prints when Python's
+# teardown frees it, which the quick exit skips; the exit handler prints what it sees.
+LEAVING_WORKER = """
+import atexit, logging, sys, threading
+import django
+django.setup()
+from django.db import connection
+from nexus.wsgi import leave_worker_quickly
+
+class Teardown:
+    def __del__(self):
+        print("torn down", flush=True)
+
+kept = Teardown()
+connection.ensure_connection()
+atexit.register(lambda: print("exit handler ran; open:", connection.connection is not None))
+logging.basicConfig(stream=sys.stderr)
+logging.getLogger("worker").warning("last words")
+if sys.argv[1] == "busy":
+    threading.Thread(target=lambda: None, daemon=False).start()
+    threading.Thread(target=threading.Event().wait, args=(0.5,), daemon=False).start()
+try:
+    sys.exit(int(sys.argv[2]))
+finally:
+    leave_worker_quickly()
+"""
+
+
+def leave_worker(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "nexus.settings",
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'nexus.sqlite3'}",
+    }
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", LEAVING_WORKER, *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_leaving_worker_skips_the_teardown_but_not_what_an_exit_must_do(tmp_path):
+    result = leave_worker(tmp_path, "idle", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert "torn down" not in result.stdout  # the objects were left to the kernel
+    assert "exit handler ran; open: False" in result.stdout
+    assert "last words" in result.stderr
+
+
+def test_a_leaving_worker_keeps_its_exit_status_for_the_master(tmp_path):
+    # gunicorn's master stops when a worker exits with 3 (it failed to boot).
+    result = leave_worker(tmp_path, "idle", "3")
+
+    assert result.returncode == 3
+    assert "torn down" not in result.stdout
+
+
+def test_a_leaving_worker_with_a_thread_still_running_exits_as_usual(tmp_path):
+    result = leave_worker(tmp_path, "busy", "3")
+
+    assert result.returncode == 3
+    assert "torn down" in result.stdout  # Python's own exit, which waits for the thread
+
+
+def test_gunicorn_recycles_its_workers_and_answers_throughout(tmp_path):
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'nexus.sqlite3'}",
+        "PYTHONWARNINGS": "ignore",
+    }
+    server = subprocess.Popen(  # noqa: S603
+        [
+            *(sys.executable, "-m", "gunicorn", "nexus.wsgi", "-b", f"127.0.0.1:{port}"),
+            *("-w", "1", "--max-requests", "2", "--max-requests-jitter", "0"),
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        statuses = [get_status(f"http://127.0.0.1:{port}/healthz/") for _ in range(7)]
+        assert server.poll() is None  # the master runs on: no worker exit looked like a failure
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=30)[1]
+
+    assert statuses == [200] * 7
+    assert log.count("Worker exiting") >= 4  # three recycled, then the shutdown
+    assert "Booting worker" in log
+    assert "Exception" not in log
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get_status(url: str) -> int:
+    """The status of a GET, waiting up to 60 s for the server to come up."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+                return int(response.status)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
