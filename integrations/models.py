@@ -11,6 +11,7 @@ from django.db import models
 
 from appointments.models import Appointment
 from clinicians.models import Clinic
+from nexus import crypto
 from patients.models import Patient
 
 
@@ -46,6 +47,11 @@ class Message(models.Model):
 
     # Statuses that need a person: shown first on the Messages page.
     NEEDS_ATTENTION = (Status.FAILED, Status.UNKNOWN)
+    # A verification code opens a booking in the number's name for ten minutes, so its text
+    # is kept encrypted (nexus.crypto): nobody reading the outbox (the Messages page, the
+    # API, a copy of the database) can use a code sent to someone else.
+    SEALED_KINDS = frozenset({Kind.VERIFICATION})
+    SEALED_SHOWN = "A verification code, sent to this number only and never shown."
 
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -113,6 +119,21 @@ class Message(models.Model):
     @property
     def needs_attention(self) -> bool:
         return self.status in self.NEEDS_ATTENTION and self.handled_at is None
+
+    @staticmethod
+    def stored_body(kind: str, text: str) -> str:
+        """`text` as the row keeps it: encrypted for SEALED_KINDS."""
+        return crypto.encrypt(text) if kind in Message.SEALED_KINDS else text
+
+    @property
+    def text(self) -> str:
+        """What the recipient gets: `body`, decrypted for SEALED_KINDS (for transports)."""
+        return crypto.decrypt(self.body) if self.kind in self.SEALED_KINDS else self.body
+
+    @property
+    def shown_body(self) -> str:
+        """What staff and the API see of the text: all of it, except a sealed one's."""
+        return self.SEALED_SHOWN if self.kind in self.SEALED_KINDS else self.body
 
 
 class MessageTemplate(models.Model):

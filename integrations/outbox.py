@@ -26,6 +26,7 @@ from audit.models import AuditEvent
 from audit.services import Target, audit_record
 from integrations.models import Message
 from integrations.transports import TransportError, transport_for
+from nexus import crypto
 from nexus.errors import InvalidTransition
 from patients.models import Patient
 
@@ -61,7 +62,7 @@ def outbox_enqueue(
         channel=channel,
         kind=kind,
         to=to,
-        body=body,
+        body=Message.stored_body(kind, body),
         subject=subject,
         cc=cc,
         account_id=account_id,
@@ -73,6 +74,20 @@ def outbox_enqueue(
     outbox_schedule(message_ids=[message.pk])
     log.info("outbox.queued", message_id=message.pk, kind=kind, channel=channel)
     return message
+
+
+def outbox_rotate_keys() -> int:
+    """Re-encrypt with the first NEXUS_ENCRYPTION_KEYS key the sealed texts still to be sent
+    (Message.SEALED_KINDS), so the old key can go; a sent one is never opened again."""
+    waiting = Message.objects.select_for_update().filter(
+        kind__in=Message.SEALED_KINDS, status__in=[Status.QUEUED, Status.SENDING]
+    )
+    rotated = 0
+    for message in waiting.only("pk", "kind", "body").order_by("pk"):
+        message.body = crypto.reencrypt(message.body)
+        message.save(update_fields=["body"])
+        rotated += 1
+    return rotated
 
 
 def outbox_schedule(*, message_ids: list[int], countdown: float | None = None) -> None:
@@ -203,6 +218,17 @@ def _send(message: Message) -> str:
         return _record_failure(
             message, TransportError("The patient has withdrawn SMS consent.", permanent=True)
         )
+    if message.kind in Message.SEALED_KINDS:
+        try:
+            message.text  # noqa: B018 - whether it opens
+        except ValueError:
+            return _record_failure(
+                message,
+                TransportError(
+                    "Its text is encrypted with a key no longer in NEXUS_ENCRYPTION_KEYS.",
+                    permanent=True,
+                ),
+            )
     try:
         provider_ref = transport_for(message.channel).send(message)
     except TransportError as error:

@@ -5,6 +5,9 @@ from integrations.models import Message, OAuthConnection
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):
+    # A verification code's text is never shown (Message.SEALED_KINDS).
+    body = serializers.CharField(source="shown_body", read_only=True)
+
     class Meta:
         model = Message
         fields = [

@@ -19,7 +19,7 @@ class SmsBroadcastTransport(Transport):
     def send(self, message: Message) -> str:
         # `ref` is the outbox row id: receipts and replies come back carrying it.
         return self.client.send(
-            to=provider_number(message.to), message=message.body, ref=str(message.pk)
+            to=provider_number(message.to), message=message.text, ref=str(message.pk)
         )
 
 
@@ -34,7 +34,7 @@ class ConsoleSmsTransport(Transport):
             "sms.console_send",
             message_id=message.pk,
             kind=message.kind,
-            parts=sms_parts(message.body),
+            parts=sms_parts(message.text),
         )
         return f"console-{message.pk}"
 

@@ -3,8 +3,10 @@ with backoff on transient failures, failed at once on permanent ones, never re-s
 the outcome is unknown."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,9 +14,10 @@ from appointments.services import appointment_book
 from audit.models import AuditEvent
 from integrations.models import Message
 from integrations.outbox import outbox_deliver, outbox_relay, outbox_sweep, retry_delay
-from integrations.services import sms_send
+from integrations.services import sms_send, sms_send_to_number
+from nexus import crypto
 from nexus.errors import NoMobileNumber, NoSmsConsent, ValidationFailed
-from tests.conftest import MONDAY, sydney
+from tests.conftest import MONDAY, signed_in, sydney
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +245,57 @@ def test_consent_withdrawn_after_queueing_stops_the_send(consenting, fake_sms):
     message.refresh_from_db()
     assert "withdrawn SMS consent" in message.last_error
     assert fake_sms.sent == []
+
+
+CODE = "Your booking code is 482913. It expires in 10 minutes."
+NEW_KEY = "pfHQQjJ2GQ7ySGvnqd2nXffTr3FSgIIZdlxsfFZLfUI="
+
+
+def test_a_verification_code_reaches_the_phone_and_no_reader_of_the_outbox(
+    fake_sms, reception_api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sms_send_to_number(to="+61412345678", body=CODE)
+
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert [sent["message"] for sent in fake_sms.sent] == [CODE]
+    assert "482913" not in message.body  # the row holds it encrypted
+    page = signed_in("reception").get("/messages/").content.decode()
+    assert "482913" not in page and Message.SEALED_SHOWN in page
+    listed = reception_api.get("/api/v1/messages/").json()["results"]
+    assert [m["body"] for m in listed] == [Message.SEALED_SHOWN]
+
+
+def test_a_code_whose_key_was_removed_fails_without_sending(settings, fake_sms):
+    message = sms_send_to_number(to="+61412345678", body=CODE)
+    old_keys = settings.NEXUS_ENCRYPTION_KEYS
+    settings.NEXUS_ENCRYPTION_KEYS = [NEW_KEY]
+    crypto.reset_keys()
+    try:
+        outcome = outbox_deliver(message_id=message.pk)
+    finally:
+        settings.NEXUS_ENCRYPTION_KEYS = old_keys
+        crypto.reset_keys()
+
+    message.refresh_from_db()
+    assert (outcome, message.status) == ("failed", "failed")
+    assert "NEXUS_ENCRYPTION_KEYS" in message.last_error
+    assert fake_sms.sent == []
+
+
+def test_rotating_keys_keeps_a_queued_code_sendable(settings, fake_sms):
+    message = sms_send_to_number(to="+61412345678", body=CODE)
+    old_keys = settings.NEXUS_ENCRYPTION_KEYS
+    settings.NEXUS_ENCRYPTION_KEYS = [NEW_KEY, *old_keys]
+    crypto.reset_keys()
+    try:
+        call_command("rotate_encryption_keys", stdout=StringIO())
+        settings.NEXUS_ENCRYPTION_KEYS = [NEW_KEY]  # the old key is gone
+        crypto.reset_keys()
+        assert outbox_deliver(message_id=message.pk) == "sent"
+    finally:
+        settings.NEXUS_ENCRYPTION_KEYS = old_keys
+        crypto.reset_keys()
+
+    assert [sent["message"] for sent in fake_sms.sent] == [CODE]

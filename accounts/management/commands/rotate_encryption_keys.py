@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from integrations.oauth import oauth_rotate_keys
+from integrations.outbox import outbox_rotate_keys
 from nexus import crypto
 
 # The secrets allauth's MFA keeps in Authenticator.data, through accounts.adapters.MfaAdapter.
@@ -38,5 +39,7 @@ class Command(BaseCommand):
                     rotated += 1
             # OAuth tokens of connected accounts (Xero, Gmail).
             rotated += oauth_rotate_keys()
+            # Verification codes still to be sent (integrations.models.Message.SEALED_KINDS).
+            rotated += outbox_rotate_keys()
         elapsed = time.monotonic() - started
         self.stdout.write(f"Re-encrypted {rotated} secret(s) in {elapsed:.2f} s.")
