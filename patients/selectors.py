@@ -264,6 +264,12 @@ class SearchCondition(Func):
         1,000 entries (issue 16)."""
         return None
 
+    def reads_in_order(self, connection: Any) -> bool:
+        """Whether the index index_range() reads also holds the search's order after its
+        range, so that a prepared page walks it and stops at the page instead of sorting
+        every match (_read_by_branch)."""
+        return False
+
 
 class NameStarts(SearchCondition):
     """`LOWER(field) COLLATE "C" LIKE 'word%'`: the name begins with the word whatever
@@ -293,6 +299,10 @@ class NameStarts(SearchCondition):
         key = f'LOWER({column}) COLLATE "C"'
         return f"{key} >= %s AND {key} < %s", bounds
 
+    def reads_in_order(self, connection: Any) -> bool:
+        # The family-name index holds the search's order right after the name.
+        return self.field_name == "family_name"
+
 
 def _lowered(word: str, connection: Any) -> str | None:
     """`word` as PostgreSQL's LOWER() gives it, where Python's lower() is sure to give the
@@ -305,6 +315,11 @@ def _lowered(word: str, connection: Any) -> str | None:
     ):
         return None
     return word.lower()
+
+
+# How many leading characters of a phone number the phone-area index holds (patients
+# migration 0012): "+61412", what "0412", "412", "61412" and "+61412" ask for.
+PHONE_AREA = 6
 
 
 class Starts(SearchCondition):
@@ -328,7 +343,24 @@ class Starts(SearchCondition):
         if connection.vendor != "postgresql" or bounds is None:
             return None
         lhs = connection.ops.lookup_cast("startswith", "CharField") % column
+        if self.reads_in_order(connection):
+            # The ASCII prefix is the number's first PHONE_AREA characters exactly when
+            # the number starts with it: equality compares bytes (a deterministic
+            # collation), LEFT() counts characters.
+            return f"LEFT({lhs}, {PHONE_AREA}) = %s", (self.value,)
         return f"{lhs} ~>=~ %s AND {lhs} ~<~ %s", bounds
+
+    def reads_in_order(self, connection: Any) -> bool:
+        # A phone prefix of the length "0412" gives ("+61412"), where the sort keys are
+        # the code-point ones the phone-area index holds after it (patients migration
+        # 0012): a page of ~1,100 matches stops at its rows instead of sorting them all.
+        return (
+            self.field_name == "phone"
+            and len(self.value) == PHONE_AREA
+            and self.value.isascii()
+            and connection.vendor == "postgresql"
+            and database_orders_by_code_point(connection.alias)
+        )
 
 
 class Equals(SearchCondition):
@@ -812,8 +844,9 @@ def _read_by_branch(
                 (*range_params, *(p for _, params_ in earlier for p in params_)),
             )
         )
-        # The family-name index holds the search's order: that branch stops early anyway.
-        in_order = isinstance(branch, NameStarts) and branch.field_name == "family_name"
+        # An index holding the search's order after the range (the family name's, the
+        # phone area's): that branch stops early anyway, however many it matches.
+        in_order = branch.reads_in_order(connection)
         dense.append(None if in_order else _DenseBranch(branch.common, *tested))
     return PatientSearchBranches(
         using=using,

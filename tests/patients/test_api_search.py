@@ -488,7 +488,10 @@ def _generic_plan_of_page(branches: PatientSearchBranches, monkeypatch: Any) -> 
         ("smi", ["patient_family_search", "patient_given_search", "patient_pref_search"]),
         ("s", ["patient_family_search", "patient_given_search", "patient_pref_search"]),
         ("smithers", ["patient_family_search", "patient_given_search", "patient_pref_search"]),
-        ("0412", ["patient_phone_search", "patient_medicare_search"]),
+        ("0412", ["patient_phone_area", "patient_medicare_search"]),
+        ("+61412", ["patient_phone_area", "patient_medicare_search"]),
+        ("041", ["patient_phone_search", "patient_medicare_search"]),
+        ("04123", ["patient_phone_search", "patient_medicare_search"]),
         ("2123", ["patient_phone_search", "patient_medicare_search"]),
     ],
 )
@@ -531,6 +534,7 @@ FAMILY, GIVEN = 'lower((family_name)::text) COLLATE "C"', 'lower((given_name)::t
         ("patient_pref_search", ['lower((preferred_name)::text) COLLATE "C"', FAMILY, GIVEN]),
         ("patient_phone_search", ["phone varchar_pattern_ops", FAMILY, GIVEN]),
         ("patient_medicare_search", ["medicare_number varchar_pattern_ops", FAMILY, GIVEN]),
+        ("patient_phone_area", ['"left"((phone)::text, 6)', FAMILY, GIVEN]),
     ],
 )
 def test_each_search_index_holds_the_sort_keys(index, keys):
@@ -567,14 +571,105 @@ def test_a_search_page_counts_every_branch_up_to_the_cap(term, common, monkeypat
 
 
 @requires_postgres
-def test_a_prepared_phone_search_reads_the_phone_index_twice(monkeypatch):
+@pytest.mark.parametrize(
+    ("term", "index"),
+    [
+        ("041", "patient_phone_search"),
+        ("0412", "patient_phone_area"),
+        ("04123", "patient_phone_search"),
+    ],
+)
+def test_a_prepared_phone_search_reads_the_phone_index_twice(term, index, monkeypatch):
     # Once to count its matches (the page's count and how to read the branch), once for
-    # the page: it was three times (issue 16).
+    # the page: it was three times (issue 16). A prefix of the length "0412" gives reads
+    # the phone-area index (patients migration 0012), walking it in the search's order.
     make_searched_patients()
-    branches = patient_list_search(user=None, term="0412")  # type: ignore[arg-type]
+    branches = patient_list_search(user=None, term=term)  # type: ignore[arg-type]
     assert branches is not None
     plan = _generic_plan_of_page(branches, monkeypatch)
-    assert plan.count("using patient_phone_search ") == 2, plan
+    assert plan.count(f"using {index} ") == 2, plan
+    if index == "patient_phone_area":
+        assert "using patient_phone_search " not in plan, plan
+        assert branches.dense[0] is None  # read in order, never sorted
+
+
+def make_phone_patients() -> None:
+    """Patients whose numbers share their first 4 to 8 digits, with names that tie but
+    for case or id, some archived, and Medicare numbers that start as the digits typed."""
+    names = [
+        ("smith", "Ada"),
+        ("Smith", "ada"),
+        ("SMITH", "Ada"),
+        ("O'Brien", "Zed"),
+        ("obrien", "Al"),
+        ("Zhang", "Li"),
+        ("Ng", "Bo"),
+        ("Ng", "Bo"),
+        ("Émile", "X"),
+        ("adams", "Cy"),
+        ("Ng", ""),
+        ("_ng", "Bo"),
+    ]
+    for i, (family, given_name) in enumerate(names):
+        PatientFactory(
+            family_name=family,
+            given_name=given_name,
+            phone=f"+6141{i % 4}{i % 3}{i:05d}",
+            medicare_number=f"0412{i % 2}{i:05d}" if i % 3 == 0 else "",
+            archived=i % 5 == 0,
+        )
+    PatientFactory(family_name="Abbot", given_name="Ann", phone="+61412")
+    PatientFactory(family_name="Abbot", given_name="Ann", phone="+6141")
+    PatientFactory(family_name="Nash", given_name="Ed", phone="+14125550100")
+
+
+PHONE_TERMS = [
+    # 4, 5, 6 and 7 digits typed, as reception types them and in "+61..." forms
+    "0412",
+    "412",
+    "61412",
+    "+61412",
+    "+61 412",
+    "(04) 12",
+    "041",
+    "0410",
+    "04120",
+    "041200",
+    "+614120",
+    "0413",
+    "0419",
+    # Medicare numbers, whole and in part
+    "041210",
+    "041200000",
+    "0412100003",
+    "2123",
+]
+
+
+@pytest.mark.parametrize("include_archived", [True, False])
+@pytest.mark.parametrize("term", PHONE_TERMS)
+def test_a_phone_or_medicare_search_finds_what_the_queryset_finds_in_its_order(
+    term, include_archived
+):
+    # Given numbers sharing each length of prefix, and names tied but for case or id
+    make_phone_patients()
+    listed = patient_list(user=None, include_archived=include_archived)  # type: ignore[arg-type]
+    matched = patient_search(listed.values(*PATIENT_LIST_COLUMNS), term)
+    total = matched.count()
+
+    # When the search is read branch by branch, page after page
+    branches = patient_list_search(user=None, term=term, include_archived=include_archived)  # type: ignore[arg-type]
+    assert branches is not None
+
+    # Then each page holds the queryset's rows in its order, and the count is its count
+    for offset, limit in [(0, 26), (0, 3), (3, 3), (5, 4), (12, 26)]:
+        page = branches.rows(
+            offset=offset, limit=limit, columns=PATIENT_LIST_COLUMNS, count_cap=1_001
+        )
+        assert page.rows == list(matched[offset : offset + limit]), (offset, limit)
+        assert page.count == (total if page.rows else None)
+    capped = branches.rows(offset=0, limit=2, columns=PATIENT_LIST_COLUMNS, count_cap=3)
+    assert capped.count == (min(3, total) if total else None)
 
 
 @requires_postgres
