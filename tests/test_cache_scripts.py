@@ -1,6 +1,7 @@
 """The API's Redis round trip (nexus.cache: the token read and the rate limits' counts in
 one script) sent on a pooled connection directly (issue 16): the same replies, the script
-loaded again where the server lost it, and a connection that broke in the pool reopened."""
+loaded again where the server lost it, a connection that broke in the pool reopened, and
+a forked process on a connection of its own."""
 
 import uuid
 import warnings
@@ -64,6 +65,18 @@ def test_a_connection_broken_in_the_pool_is_opened_again(cache):
     client.client_kill_filter(_type="normal", skipme=False)
 
     assert cache.get_and_count(key, [counter]) == (None, [(2, 0)])
+
+
+@redis_only
+def test_a_forked_process_sends_on_its_own_connection(cache, monkeypatch):
+    key, counter = _keys()
+    cache.get_and_count(key, [counter])
+    parents = cache._held[2]
+    # A worker forked after the parent sent: sharing its socket would mix their replies.
+    monkeypatch.setattr("nexus.cache.os.getpid", lambda: -1)
+
+    assert cache.get_and_count(key, [counter]) == (None, [(2, 0)])
+    assert cache._held[2] is not parents
 
 
 @redis_only
