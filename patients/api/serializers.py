@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, ClassVar, cast
 
@@ -7,6 +8,7 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
 from nexus.api.serializers import LeanReadSerializer
+from nexus.fields import is_au_e164
 from patients.fields import TYPED_MAX_LENGTH, IdentifierField
 from patients.models import PATIENT_EDITABLE_FIELDS, Coordinator, Patient, Referrer
 
@@ -110,13 +112,24 @@ class PatientSerializer(LeanReadSerializer):
         return cls._row_conversions
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        if not isinstance(instance, PatientRow):
-            return super().to_representation(instance)
-        zone = self.__dict__.get("_zone")
-        if zone is None:
-            zone = self.__dict__["_zone"] = timezone.get_current_timezone()
-        datetimes, dates, others = self._row_plan()
-        result = dict(instance)
+        if isinstance(instance, PatientRow):
+            return rows_representation([instance])[0]
+        return super().to_representation(instance)
+
+
+def rows_representation(rows: Iterable[PatientRow]) -> list[dict[str, Any]]:
+    """Listed rows as PatientSerializer(rows, many=True).data gives them, for a page
+    without the serializer: DRF's list serializer, its child and a call per row cost more
+    than converting the rows' few dates and phone numbers (issue 16).
+
+    A row is already keyed by the output's names, in the output's order (`values()` with
+    a foreign key's name gives its id); only the values the lean plan converts are
+    converted, the same way."""
+    zone = timezone.get_current_timezone()
+    datetimes, dates, others = PatientSerializer._row_plan()
+    shown = []
+    for row in rows:
+        result = dict(row)
         for name in datetimes:
             moment: datetime | None = result[name]
             if moment is not None:
@@ -130,8 +143,12 @@ class PatientSerializer(LeanReadSerializer):
             day: date | None = result[name]
             result[name] = day.isoformat() if day else None
         for name, convert in others:
-            result[name] = convert(result[name])
-        return result
+            value = result[name]
+            # Most stored numbers print as stored (_as_phone's first test, without the call).
+            if not (type(value) is str and (not value or is_au_e164(value))):
+                result[name] = convert(value)
+        shown.append(result)
+    return shown
 
 
 # The columns a patient list page reads.

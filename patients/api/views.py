@@ -3,6 +3,8 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django_filters import rest_framework as filters
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from audit.api.mixins import AuditedViewSetMixin
 from nexus.api.filters import FilterSet, IdFilter
@@ -16,6 +18,7 @@ from patients.api.serializers import (
     PatientRow,
     PatientSerializer,
     ReferrerSerializer,
+    rows_representation,
 )
 from patients.models import Coordinator, Patient, Referrer
 from patients.selectors import (
@@ -131,6 +134,14 @@ class PatientViewSet(AuditedViewSetMixin, ReadCreateUpdateViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
     scope_resource = "patients"
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if all(type(row) is PatientRow for row in page):
+            # What PatientSerializer(page, many=True).data gives, without DRF's list
+            # serializer around it (rows_representation).
+            return self.get_paginated_response(rows_representation(page))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_queryset(self) -> QuerySet[Patient]:
         user = request_user(self.request)

@@ -12,7 +12,12 @@ from django.utils import timezone
 from accounts.roles import CLINICIAN, PRACTICE_ADMIN, RECEPTION
 from audit.models import AuditEvent
 from audit.services import Target
-from patients.api.serializers import PATIENT_LIST_COLUMNS, PatientRow, PatientSerializer
+from patients.api.serializers import (
+    PATIENT_LIST_COLUMNS,
+    PatientRow,
+    PatientSerializer,
+    rows_representation,
+)
 from patients.models import Patient
 from patients.selectors import patient_list, patient_list_rows, patient_rows_page
 from tests.factories import (
@@ -171,6 +176,19 @@ def test_a_plain_page_reads_its_rows_and_count_in_one_query(reception_api, page,
 
     assert len(ctx) == len(queries)
     assert body["count"] == 7
+
+
+def test_a_page_shown_without_the_list_serializer_is_what_the_serializer_gives():
+    make_varied_patients()
+    user = UserFactory()
+    rows = [PatientRow(row) for row in patient_list_rows(user=user, columns=PATIENT_LIST_COLUMNS)]
+    patients = list(patient_list(user=user).order_by("family_name", "given_name", "id"))
+
+    with timezone.override("Australia/Perth"):
+        shown = rows_representation(rows)
+        expected = PatientSerializer(patients, many=True).data
+
+    assert json.dumps(shown) == json.dumps(expected)
 
 
 def test_a_naive_time_in_a_listed_row_is_refused_as_before():
