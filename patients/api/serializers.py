@@ -8,7 +8,6 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
 from nexus.api.serializers import LeanReadSerializer
-from nexus.fields import is_au_e164
 from patients.fields import TYPED_MAX_LENGTH, IdentifierField
 from patients.models import PATIENT_EDITABLE_FIELDS, Coordinator, Patient, Referrer
 
@@ -143,10 +142,7 @@ def rows_representation(rows: Iterable[PatientRow]) -> list[dict[str, Any]]:
             day: date | None = result[name]
             result[name] = day.isoformat() if day else None
         for name, convert in others:
-            value = result[name]
-            # Most stored numbers print as stored (_as_phone's first test, without the call).
-            if not (type(value) is str and (not value or is_au_e164(value))):
-                result[name] = convert(value)
+            result[name] = convert(result[name])
         shown.append(result)
     return shown
 
